@@ -1,0 +1,1 @@
+"""The `farm` CLI and the harness that nox sessions call."""

@@ -1,0 +1,5 @@
+"""Placeholder: subcommands are registered here (see farm/cli.py)."""
+
+
+def register(subparsers) -> None:
+    pass

@@ -1,0 +1,148 @@
+"""Every entry point a person or CI uses. `nox -l` lists them; arguments after `--` are forwarded.
+
+All sessions but `security` share one project environment (.venv), installed from pyproject.toml and
+reinstalled only when pyproject.toml changes, so a chain like `nox -s lint unit smoke` installs once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+VENV = ROOT / ".venv"
+PYPROJECT = ROOT / "pyproject.toml"
+
+nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["lint", "unit"]
+
+
+def _project_env(session: nox.Session) -> dict[str, str]:
+    """Create or refresh .venv (only when pyproject.toml changed) and return the env that puts it first."""
+    python = VENV / "bin" / "python"
+    stamp = VENV / ".pyproject.sha256"
+    digest = hashlib.sha256(PYPROJECT.read_bytes()).hexdigest()
+    if not python.exists():
+        session.log("creating .venv")
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    if not stamp.exists() or stamp.read_text() != digest:
+        session.log("installing the project and its pinned dev dependencies into .venv")
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-e", f"{ROOT}[dev]"], check=True)
+        stamp.write_text(digest)
+    return {
+        "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        "VIRTUAL_ENV": str(VENV),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _run(session: nox.Session, *args: str) -> None:
+    env = _project_env(session)
+    session.run(str(VENV / "bin" / args[0]), *args[1:], env=env, external=True)
+
+
+@nox.session(venv_backend="none")
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole tree."""
+    _run(session, "ruff", "check", ".")
+    _run(session, "ruff", "format", "--check", ".")
+
+
+@nox.session(venv_backend="none")
+def fmt(session: nox.Session) -> None:
+    """Apply ruff format and terraform fmt."""
+    _run(session, "ruff", "format", ".")
+    _run(session, "ruff", "check", "--fix", ".")
+    session.run("terraform", "fmt", "-recursive", ".", external=True)
+
+
+@nox.session(venv_backend="none")
+def unit(session: nox.Session) -> None:
+    """Unit tests: render core, Lambdas, schemas, local-cloud patches. No Terraform apply."""
+    _run(session, "python", "-m", "pytest", "tests/unit", "-n", "2", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def localcloud(session: nox.Session) -> None:
+    """The embedded AWS: `nox -s localcloud -- up|down|status|logs`."""
+    _run(session, "python", "-m", "localcloud", *(session.posargs or ["status"]))
+
+
+@nox.session(venv_backend="none")
+def zips(session: nox.Session) -> None:
+    """Build the Lambda zips into build/lambdas/ (plan and deploy do this themselves)."""
+    _run(session, "python", "-m", "farm.lambda_zips", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def plan(session: nox.Session) -> None:
+    """`nox -s plan [-- ENV]`: plan JSON plus a Markdown review summary under build/plan/ENV/."""
+    _run(session, "python", "-m", "farm.infra", "plan", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def deploy(session: nox.Session) -> None:
+    """`nox -s deploy [-- ENV]`: local by default (starts the local cloud, builds zips, init, apply)."""
+    _run(session, "python", "-m", "farm.infra", "deploy", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def destroy(session: nox.Session) -> None:
+    """`nox -s destroy [-- ENV]`: remove everything deploy created."""
+    _run(session, "python", "-m", "farm.infra", "destroy", *session.posargs)
+
+
+@nox.session
+def security(session: nox.Session) -> None:
+    """checkov over modules/ and envs/ (its own environment: it pins boto3 below moto's needs)."""
+    pins = tomllib.loads(PYPROJECT.read_text())["project"]["optional-dependencies"]["security"]
+    session.install(*pins)
+    session.run(
+        "checkov",
+        "--directory",
+        "modules",
+        "--directory",
+        "envs",
+        "--framework",
+        "terraform",
+        "--quiet",
+        "--compact",
+        *session.posargs,
+    )
+
+
+@nox.session(venv_backend="none")
+def smoke(session: nox.Session) -> None:
+    """Static (fmt, validate, tftest plan inventories) and live (deployed resources healthy and encrypted)."""
+    _run(session, "python", "-m", "pytest", "tests/smoke", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def integration(session: nox.Session) -> None:
+    """The whole workflow on the deployed stack, failure paths, DLQ and EventBridge capture."""
+    _run(session, "python", "-m", "pytest", "tests/integration", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def perf(session: nox.Session) -> None:
+    """`nox -s perf [-- --profile seed|stress]`: locust load and benchmarks; writes perf-report.{json,md}."""
+    _run(session, "python", "-m", "tests.perf.run", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def bench(session: nox.Session) -> None:
+    """Offline render benchmark: validate and render a generated 100,000-variant spec; prints variants/s/core."""
+    _run(session, "python", "-m", "farm.bench", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def demo(session: nox.Session) -> None:
+    """The main job: deploy the local stack if needed, render the example catalog, print the gallery path."""
+    _run(session, "python", "-m", "farm.demo", *session.posargs)
