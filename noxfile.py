@@ -138,7 +138,7 @@ def perf(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def bench(session: nox.Session) -> None:
-    """Offline render benchmark: validate and render a generated 100,000-variant spec; prints variants/s/core."""
+    """Offline benchmark: validate and render a generated 100,000-variant spec; prints variants/s/core."""
     _run(session, "python", "-m", "farm.bench", *session.posargs)
 
 

@@ -1,0 +1,1 @@
+"""The embedded AWS: moto server plus the project's patches."""

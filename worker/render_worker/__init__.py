@@ -1,0 +1,1 @@
+"""Render core and the Batch worker program (`python -m render_worker`)."""
