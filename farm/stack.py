@@ -1,0 +1,75 @@
+"""The deployed stack as the live suites and the CLI see it: Terraform outputs plus boto3 clients for them.
+
+Outputs come from $FARM_OUTPUTS_JSON (a saved `terraform output -json`) when set, else from
+`terraform output -json` of envs/$FARM_ENV (default local). Nothing else describes a stack, so the same
+code runs against the local cloud and a real account.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}  # noqa: S105 - local only
+
+
+class StackNotDeployed(RuntimeError):
+    """No outputs: nothing is deployed for this environment."""
+
+
+@dataclass(frozen=True)
+class Stack:
+    env: str
+    outputs: dict[str, Any]
+    _clients: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self.outputs[name]
+        except KeyError:
+            have = ", ".join(sorted(self.outputs))
+            raise KeyError(f"stack output {name!r} is missing (have: {have})") from None
+
+    @property
+    def is_local(self) -> bool:
+        return bool(self.outputs.get("endpoint_url"))
+
+    def client(self, service: str):
+        """One boto3 client per service, aimed at the stack's endpoint and region."""
+        if service not in self._clients:
+            kwargs: dict[str, Any] = {
+                "region_name": self["region"],
+                "config": Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32),
+            }
+            if self.is_local:
+                kwargs.update(endpoint_url=self["endpoint_url"], **LOCAL_CREDENTIALS)
+            self._clients[service] = boto3.client(service, **kwargs)
+        return self._clients[service]
+
+
+def _unwrap(raw: dict[str, Any]) -> dict[str, Any]:
+    """`terraform output -json` wraps each value as {"value": ..., "type": ..., "sensitive": ...}."""
+    return {name: (v["value"] if isinstance(v, dict) and "value" in v else v) for name, v in raw.items()}
+
+
+@cache
+def load(env: str | None = None) -> Stack:
+    env = env or os.environ.get("FARM_ENV", "local")
+    saved = os.environ.get("FARM_OUTPUTS_JSON")
+    if saved:
+        raw = json.loads(Path(saved).read_text())
+    else:
+        from farm import terraform  # the Terraform runner knows the CLI config and state location
+
+        raw = terraform.output_json(env)
+    outputs = _unwrap(raw)
+    if not outputs:
+        raise StackNotDeployed(f"envs/{env} has no outputs: deploy it first (`nox -s deploy -- {env}`)")
+    return Stack(env=env, outputs=outputs)
