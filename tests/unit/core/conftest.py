@@ -1,0 +1,74 @@
+"""Fixtures of the render-core tests: the example spec, generated specs, and in-process moto S3 + KMS."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from render_worker import aws
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLE = ROOT / "examples" / "catalog.example.json"
+
+
+@pytest.fixture
+def example_path() -> Path:
+    return EXAMPLE
+
+
+@pytest.fixture
+def example_doc() -> dict:
+    return json.loads(EXAMPLE.read_text())
+
+
+def generated_spec(products: int, per_product: int, **options) -> dict:
+    """A valid spec of products x per_product variants, cycling the example's three templates."""
+    base = json.loads(EXAMPLE.read_text())
+    doc = {k: v for k, v in base.items() if k != "products"}
+    doc["products"] = []
+    for p in range(products):
+        template = base["products"][p % 3]
+        product = copy.deepcopy({k: v for k, v in template.items() if k != "variants"})
+        product["product_id"] = f"{template['product_id']}-{p:04d}"
+        product["variants"] = [
+            {
+                **template["variants"][v % len(template["variants"])],
+                "sku": f"P{p:04d}-V{v:05d}",
+            }
+            for v in range(per_product)
+        ]
+        doc["products"].append(product)
+    if options:
+        doc["options"] = options
+    return doc
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    """Credentials and region for moto; no endpoint, so nothing can leak to a running local cloud."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+
+
+@pytest.fixture
+def cloud(aws_env):
+    """In-process moto with a specs bucket, a renders bucket and a KMS key; yields (s3, kms_key_id)."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        aws.reset()
+        s3 = boto3.client("s3", region_name="us-east-1")
+        kms = boto3.client("kms", region_name="us-east-1")
+        key_id = kms.create_key(Description="storage")["KeyMetadata"]["KeyId"]
+        s3.create_bucket(Bucket="specs")
+        s3.create_bucket(Bucket="renders")
+        yield s3, key_id
+        aws.reset()

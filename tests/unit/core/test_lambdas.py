@@ -1,0 +1,222 @@
+"""ValidateInput and PublishResults against in-process moto S3 + KMS, through their real handlers."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from render_worker import errors, schemas, worker
+from render_worker.errors import RenderIncomplete, SpecInvalid, SpecNotFound, SpecTooLarge
+
+from .conftest import ROOT, generated_spec
+
+
+def load_handler(name: str):
+    spec = importlib.util.spec_from_file_location(f"lambda_{name}", ROOT / "lambdas" / name / "handler.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler
+
+
+@pytest.fixture
+def functions(cloud, monkeypatch):
+    s3, key_id = cloud
+    monkeypatch.setenv("RENDERS_BUCKET", "renders")
+    monkeypatch.setenv("OUTPUT_KMS_KEY_ID", key_id)
+    return s3, key_id, load_handler("validate_input"), load_handler("publish_results")
+
+
+def put(s3, doc, key="catalog.json") -> str:
+    s3.put_object(
+        Bucket="specs", Key=key, Body=json.dumps(doc).encode() if not isinstance(doc, bytes) else doc
+    )
+    return f"s3://specs/{key}"
+
+
+def render(s3, key_id, result, tmp_path) -> None:
+    """Run every child of the validated run with the real worker (in-process, against moto)."""
+    children = [None] if result["array_size"] == 1 else range(result["array_size"])
+    for child in children:
+        env = {
+            "SPEC_URI": result["spec_uri"],
+            "RUN_ID": result["run_id"],
+            "OUTPUT_URI": result["output_uri"],
+            "VARIANTS_PER_CHILD": str(result["variants_per_child"]),
+            "SCRATCH_DIR": str(tmp_path / "scratch"),
+            "OUTPUT_KMS_KEY_ID": key_id,
+            "UPLOAD_CONCURRENCY": "4",
+        }
+        if child is not None:
+            env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(child)
+        assert worker.run(env) == 0
+
+
+def test_named_errors_keep_their_names():
+    # Step Functions matches errorType, the class name.
+    for cls in (SpecNotFound, SpecTooLarge, SpecInvalid, RenderIncomplete):
+        assert cls.__name__ in ("SpecNotFound", "SpecTooLarge", "SpecInvalid", "RenderIncomplete")
+        assert issubclass(cls, errors.FarmError)
+
+
+def test_validate_input_returns_the_run_plan(functions, example_doc):
+    s3, _, validate, _ = functions
+    uri = put(s3, example_doc)
+    result = validate({"spec_uri": uri, "run_id": "run-42"}, None)
+    assert result == {
+        "run_id": "run-42",
+        "spec_uri": uri,
+        "catalog_id": "spring-2026",
+        "output_uri": "s3://renders/run-42/",
+        "variant_count": 8,
+        "variants_per_child": 100,
+        "array_size": 1,
+    }
+    generated = validate({"spec_uri": uri}, None)["run_id"]
+    assert generated.startswith("spring-2026-") and len(generated) <= 80
+
+
+def test_validate_input_sizing_honours_env_default_and_spec_override(functions, monkeypatch):
+    s3, _, validate, _ = functions
+    monkeypatch.setenv("DEFAULT_VARIANTS_PER_CHILD", "7")
+    result = validate({"spec_uri": put(s3, generated_spec(2, 25)), "run_id": "r"}, None)
+    assert (result["variant_count"], result["variants_per_child"], result["array_size"]) == (50, 7, 8)
+    result = validate(
+        {"spec_uri": put(s3, generated_spec(2, 25, variants_per_child=50)), "run_id": "r"}, None
+    )
+    assert (result["variants_per_child"], result["array_size"]) == (50, 1)
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"spec_uri": "s3://specs/missing.json"}, "s3://specs/missing.json cannot be read (404)"),
+        ({"spec_uri": "s3://no-such-bucket/x.json"}, "cannot be read"),
+        ({"spec_uri": "https://example.com/x.json"}, "is not an s3://bucket/key"),
+        ({}, "the event has no spec_uri"),
+    ],
+)
+def test_validate_input_spec_not_found(functions, event, message):
+    _, _, validate, _ = functions
+    with pytest.raises(SpecNotFound) as caught:
+        validate(event, None)
+    assert message in str(caught.value)
+
+
+def test_validate_input_spec_too_large(functions, example_doc, monkeypatch):
+    s3, _, validate, _ = functions
+    monkeypatch.setenv("MAX_SPEC_BYTES", "1024")
+    with pytest.raises(SpecTooLarge, match=r"is \d+ bytes; the limit is 1024"):
+        validate({"spec_uri": put(s3, example_doc)}, None)
+
+
+def test_validate_input_spec_invalid_names_every_pointer(functions, example_doc):
+    s3, _, validate, _ = functions
+    example_doc["products"][0]["variants"][3]["color"] = "navy"
+    example_doc["products"][2]["price"]["currency"] = "GBX"
+    with pytest.raises(SpecInvalid) as caught:
+        validate({"spec_uri": put(s3, example_doc)}, None)
+    assert str(caught.value).splitlines() == [
+        "/products/0/variants/3/color: 'navy' is not a colour as #RRGGBB (the pattern also fixes the length)",
+        "/products/2/price/currency: 'GBX' is not an ISO 4217 currency code",
+    ]
+    with pytest.raises(SpecInvalid, match=r"^/: not valid JSON"):
+        validate({"spec_uri": put(s3, b"\x00\x01garbage")}, None)
+
+
+def test_publish_results_writes_manifest_and_gallery(functions, tmp_path):
+    s3, key_id, validate, publish = functions
+    result = validate(
+        {"spec_uri": put(s3, generated_spec(3, 9, variants_per_child=4)), "run_id": "pub-1"}, None
+    )
+    assert result["array_size"] == 7
+    render(s3, key_id, result, tmp_path)
+
+    message = publish(result, None)
+    schemas.validator("notification").validate(message)
+    assert message == {
+        "schema_version": "1.0",
+        "status": "SUCCEEDED",
+        "run_id": "pub-1",
+        "catalog_id": "spring-2026",
+        "spec_uri": "s3://specs/catalog.json",
+        "variant_count": 27,
+        "manifest_uri": "s3://renders/pub-1/manifest.json",
+        "gallery_uri": "s3://renders/pub-1/index.html",
+    }
+    manifest_object = s3.get_object(Bucket="renders", Key="pub-1/manifest.json")
+    assert manifest_object["ServerSideEncryption"] == "aws:kms" and key_id in manifest_object["SSEKMSKeyId"]
+    manifest = json.loads(manifest_object["Body"].read())
+    schemas.validator("manifest").validate(manifest)
+    assert manifest["variant_count"] == 27 and [v["index"] for v in manifest["variants"]] == list(range(27))
+    first = manifest["variants"][0]
+    assert first["key"] == "tee-classic-0000/P0000-V00000.svg"  # relative to the run's prefix
+    body = s3.get_object(Bucket="renders", Key=f"pub-1/{first['key']}")["Body"].read()
+    assert first["bytes"] == len(body) and manifest["total_bytes"] == sum(
+        v["bytes"] for v in manifest["variants"]
+    )
+    gallery = s3.get_object(Bucket="renders", Key="pub-1/index.html")
+    assert gallery["ContentType"].startswith("text/html") and gallery["ServerSideEncryption"] == "aws:kms"
+    html = gallery["Body"].read().decode()
+    assert html.count("<img ") == 27 and '<img src="tee-classic-0000/P0000-V00000.svg"' in html
+
+    again = publish(result, None)  # idempotent: a retried PublishResults writes the same bytes
+    assert again == message
+    assert json.loads(s3.get_object(Bucket="renders", Key="pub-1/manifest.json")["Body"].read()) == manifest
+
+
+def test_publish_results_refuses_an_incomplete_run_and_writes_nothing(functions, tmp_path):
+    s3, key_id, validate, publish = functions
+    result = validate(
+        {"spec_uri": put(s3, generated_spec(2, 5, variants_per_child=3)), "run_id": "inc-1"}, None
+    )
+    render(s3, key_id, result, tmp_path)
+    s3.delete_object(Bucket="renders", Key="inc-1/mug-enamel-0001/P0001-V00002.svg")
+    s3.delete_object(Bucket="renders", Key="inc-1/_parts/child-00002.json")
+    with pytest.raises(RenderIncomplete) as caught:
+        publish(result, None)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "2 expected object(s) missing:"
+    assert set(lines[1:]) == {"inc-1/mug-enamel-0001/P0001-V00002.svg", "inc-1/_parts/child-00002.json"}
+    listing = [o["Key"] for o in s3.list_objects_v2(Bucket="renders", Prefix="inc-1/")["Contents"]]
+    assert "inc-1/manifest.json" not in listing and "inc-1/index.html" not in listing
+
+
+def test_render_incomplete_lists_the_first_20_and_counts_the_rest(functions, tmp_path):
+    s3, _, validate, publish = functions
+    result = validate({"spec_uri": put(s3, generated_spec(1, 30)), "run_id": "none-1"}, None)
+    with pytest.raises(RenderIncomplete) as caught:  # nothing rendered at all
+        publish(result, None)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "31 expected object(s) missing:" and len(lines) == 22
+    assert lines[1] == "none-1/_parts/plain.json" and lines[-1] == "... and 11 more"
+
+
+def test_publish_results_notices_a_spec_changed_after_validation(functions, tmp_path):
+    s3, key_id, validate, publish = functions
+    result = validate({"spec_uri": put(s3, generated_spec(1, 4)), "run_id": "chg-1"}, None)
+    render(s3, key_id, result, tmp_path)
+    put(s3, generated_spec(1, 5))
+    with pytest.raises(RenderIncomplete, match="now has 5 variants; 4 were rendered"):
+        publish(result, None)
+
+
+def test_handlers_log_json_with_the_run_id(functions, example_doc, capsys):
+    s3, _, validate, _ = functions
+    validate({"spec_uri": put(s3, example_doc), "run_id": "log-1"}, None)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert any(e["message"] == "spec valid" and e["correlation_id"] == "log-1" for e in lines)
+
+
+def test_publish_results_refuses_a_render_that_does_not_match_its_part_record(functions, tmp_path):
+    s3, key_id, validate, publish = functions
+    result = validate({"spec_uri": put(s3, generated_spec(1, 3)), "run_id": "tamper-1"}, None)
+    render(s3, key_id, result, tmp_path)
+    s3.put_object(Bucket="renders", Key="tamper-1/tee-classic-0000/P0000-V00001.svg", Body=b"<svg/>")
+    with pytest.raises(RenderIncomplete) as caught:
+        publish(result, None)
+    assert (
+        "tamper-1/_parts/plain.json (no matching record for tamper-1/tee-classic-0000/P0000-V00001.svg)"
+        in str(caught.value)
+    )

@@ -1,0 +1,147 @@
+"""Render a slice of the flat order and hand each SVG to a sink: the one loop the worker
+and `farm render` share.
+
+With concurrency > 1 the calling thread renders while a thread pool uploads, so rendering never waits for a
+PUT and PUTs never wait for rendering; a semaphore bounds the SVGs held in memory.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from render_worker import logs
+from render_worker.records import VariantRecord
+from render_worker.render import Renderer, digest
+from render_worker.spec import Catalog, relative_key
+from render_worker.storage import Sink
+
+MAX_UPLOAD_FAILURES = (
+    20  # past this, S3 is not going to come back within this attempt: stop and let Batch retry
+)
+log = logs.get_logger("render_worker.pipeline")
+
+
+@dataclass(frozen=True)
+class TestHooks:
+    """FARM_TEST_HOOKS=1 only (envs/local): a SKU starting with CRASH- fails; an optional per-variant delay
+    lets a test kill a child mid-slice."""
+
+    crash_prefix: str | None = None
+    delay_seconds: float = 0.0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str]) -> TestHooks:
+        if environ.get("FARM_TEST_HOOKS") != "1":
+            return cls()
+        return cls(
+            crash_prefix="CRASH-", delay_seconds=float(environ.get("FARM_TEST_RENDER_DELAY", "0") or 0)
+        )
+
+
+@dataclass
+class SliceResult:
+    records: list[VariantRecord] = field(default_factory=list)
+    failed: list[tuple[int, str, str]] = field(default_factory=list)  # (index, sku, reason)
+    rendered: int = 0
+    resumed: int = 0
+    seconds: float = 0.0
+
+
+def render_slice(
+    catalog: Catalog,
+    flat: range,
+    sink: Sink,
+    *,
+    renderer: Renderer | None = None,
+    done: dict[int, tuple[str, int]] | None = None,
+    on_done: Callable[[int, str, int], None] | None = None,
+    concurrency: int = 1,
+    hooks: TestHooks = TestHooks(),  # noqa: B008 - frozen, immutable default
+    on_progress: Callable[[int], None] | None = None,
+) -> SliceResult:
+    """Render every index of `flat` not already in `done`, put it to `sink`, call `on_done(index, sha, bytes)`
+    after each successful put. Returns records for the whole slice (resumed ones included), in flat order."""
+    started = time.monotonic()
+    renderer = renderer or Renderer(catalog)
+    done = done or {}
+    result = SliceResult()
+    records: dict[int, VariantRecord] = {}
+    lock = threading.Lock()
+    upload_failures = 0
+
+    def finished(index: int, product_id: str, sku: str, key: str, sha: str, size: int) -> None:
+        if on_done is not None:
+            try:
+                on_done(index, sha, size)
+            except Exception as exc:  # e.g. scratch full: the variant is uploaded but not recorded
+                with lock:
+                    result.failed.append((index, sku, f"recording progress failed: {exc}"))
+                return
+        with lock:
+            records[index] = VariantRecord(index, product_id, sku, key, size, sha)
+        if on_progress is not None:
+            on_progress(1)
+
+    def upload(index: int, product_id: str, sku: str, key: str, body: bytes) -> None:
+        nonlocal upload_failures
+        sha = digest(body)
+        try:
+            sink.put(key, body)
+        except Exception as exc:  # recorded and reported: the child exits 1 and Batch retries it
+            with lock:
+                upload_failures += 1
+                result.failed.append((index, sku, f"upload failed: {exc}"))
+            log.warning("upload failed", extra={"index": index, "key": key, "error": str(exc)})
+            return
+        finished(index, product_id, sku, key, sha, len(body))
+
+    pool = (
+        ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="upload") if concurrency > 1 else None
+    )
+    in_flight = threading.BoundedSemaphore(concurrency * 4) if pool else None
+    try:
+        for index, product, variant in catalog.entries(flat):
+            product_id, sku = product["product_id"], variant["sku"]
+            key = relative_key(product_id, sku)  # records name keys relative to the run's output prefix
+            if index in done:
+                sha, size = done[index]
+                records[index] = VariantRecord(index, product_id, sku, key, size, sha)
+                result.resumed += 1
+                if on_progress is not None:
+                    on_progress(1)
+                continue
+            if hooks.delay_seconds:
+                time.sleep(hooks.delay_seconds)
+            if hooks.crash_prefix and sku.startswith(hooks.crash_prefix):
+                with lock:
+                    result.failed.append((index, sku, "test hook: SKU starts with CRASH-"))
+                continue
+            if upload_failures >= MAX_UPLOAD_FAILURES:
+                break
+            body = renderer.render(product, variant)
+            result.rendered += 1
+            if pool is None:
+                upload(index, product_id, sku, key, body)
+                continue
+            in_flight.acquire()
+            future = pool.submit(upload, index, product_id, sku, key, body)
+            future.add_done_callback(lambda _f: in_flight.release())
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+    # Whatever is neither recorded nor failed was given up after repeated upload failures, or lost to an
+    # error after its put (recording progress): either way it is not done.
+    failed = {f[0] for f in result.failed}
+    missing = [i for i in flat if i not in records and i not in failed]
+    reason = (
+        "not attempted after repeated upload failures" if upload_failures >= MAX_UPLOAD_FAILURES else "lost"
+    )
+    result.failed.extend((i, "", reason) for i in missing)
+    result.records = [records[i] for i in sorted(records)]
+    result.failed.sort()
+    result.seconds = time.monotonic() - started
+    return result

@@ -1,0 +1,118 @@
+"""Reading specs and writing renders: S3 for the farm, the filesystem for offline runs and tests."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from render_worker.errors import SpecNotFound, SpecTooLarge
+from render_worker.uri import Location, parse_uri
+
+SVG_TYPE = "image/svg+xml"
+_MISSING = {"NoSuchKey", "NoSuchBucket", "404", "NotFound", "403", "AccessDenied"}
+
+
+def read_spec(uri: str, max_bytes: int, s3: Any = None) -> bytes:
+    """The spec's bytes; SpecNotFound when it cannot be read, SpecTooLarge above `max_bytes`."""
+    try:
+        where = parse_uri(uri, what="spec_uri")
+    except ValueError as exc:
+        raise SpecNotFound(str(exc)) from None
+    if where.scheme == "file":
+        return _read_file(where.path, max_bytes, uri)
+    if s3 is None:
+        from render_worker import aws
+
+        s3 = aws.client("s3")
+    try:
+        size = s3.head_object(Bucket=where.bucket, Key=where.key)["ContentLength"]
+        if size > max_bytes:
+            raise SpecTooLarge(f"{uri} is {size} bytes; the limit is {max_bytes} (MAX_SPEC_BYTES)")
+        body = s3.get_object(Bucket=where.bucket, Key=where.key)["Body"].read(max_bytes + 1)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in _MISSING:
+            raise SpecNotFound(f"{uri} cannot be read ({code})") from None
+        raise
+    if len(body) > max_bytes:  # the object changed between HEAD and GET
+        raise SpecTooLarge(f"{uri} is more than {max_bytes} bytes (MAX_SPEC_BYTES)")
+    return body
+
+
+def _read_file(path: Path, max_bytes: int, uri: str) -> bytes:
+    try:
+        if path.is_dir():
+            raise SpecNotFound(f"{uri} is a directory")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise SpecTooLarge(f"{uri} is {size} bytes; the limit is {max_bytes}")
+        with path.open("rb") as handle:
+            body = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise SpecNotFound(f"{uri} does not exist") from None
+    except OSError as exc:
+        raise SpecNotFound(f"{uri} cannot be read ({exc.strerror or exc})") from None
+    if len(body) > max_bytes:
+        raise SpecTooLarge(f"{uri} is more than {max_bytes} bytes")
+    return body
+
+
+class Sink(Protocol):
+    """Where renders go; `key` is relative to the run's output location."""
+
+    def put(self, key: str, body: bytes, content_type: str = SVG_TYPE) -> None: ...
+
+    def full_key(self, key: str) -> str: ...
+
+
+class S3Sink:
+    def __init__(self, s3: Any, bucket: str, prefix: str, kms_key_id: str | None):
+        self.s3, self.bucket, self.prefix, self.kms_key_id = s3, bucket, prefix, kms_key_id
+
+    @classmethod
+    def from_uri(cls, output_uri: str, s3: Any, kms_key_id: str | None) -> S3Sink:
+        where: Location = parse_uri(output_uri, what="OUTPUT_URI")
+        if where.scheme != "s3":
+            raise ValueError(f"OUTPUT_URI {output_uri!r} is not an s3:// URI")
+        prefix = where.key if not where.key or where.key.endswith("/") else where.key + "/"
+        return cls(s3, where.bucket, prefix, kms_key_id)
+
+    def full_key(self, key: str) -> str:
+        return self.prefix + key
+
+    def put(self, key: str, body: bytes, content_type: str = SVG_TYPE) -> None:
+        extra = {"ServerSideEncryption": "aws:kms"}
+        if self.kms_key_id:
+            extra["SSEKMSKeyId"] = self.kms_key_id
+        self.s3.put_object(
+            Bucket=self.bucket, Key=self.full_key(key), Body=body, ContentType=content_type, **extra
+        )
+
+
+class FileSink:
+    """Files under `root`. `atomic` writes each file by rename (for a worker writing into a live tree); a
+    caller that renames the whole tree into place at the end (farm render) can skip that."""
+
+    def __init__(self, root: Path, atomic: bool = True):
+        self.root = Path(root)
+        self.atomic = atomic
+        self._made: set[Path] = set()
+
+    def full_key(self, key: str) -> str:
+        return key
+
+    def put(self, key: str, body: bytes, content_type: str = SVG_TYPE) -> None:
+        path = self.root / key
+        if path.parent not in self._made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(path.parent)
+        if not self.atomic:
+            path.write_bytes(body)
+            return
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_bytes(body)
+        os.replace(tmp, path)

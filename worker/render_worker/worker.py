@@ -1,0 +1,180 @@
+"""The Batch container's program: render this child's slice, upload it, record progress, write
+the part record.
+
+Environment (docs/contracts.md): SPEC_URI, RUN_ID, OUTPUT_URI, VARIANTS_PER_CHILD, AWS_BATCH_JOB_ARRAY_INDEX
+(absent = plain job), SCRATCH_DIR, OUTPUT_KMS_KEY_ID, UPLOAD_CONCURRENCY (default 16), MAX_SPEC_BYTES.
+Exit codes: 0 done, 65 bad spec (never retried), 1 anything else (retried).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from render_worker import aws, logs, scratch, sizing, spec
+from render_worker.errors import SpecInvalid, SpecNotFound, SpecTooLarge
+from render_worker.pipeline import SliceResult, TestHooks, render_slice
+from render_worker.storage import FileSink, S3Sink, Sink, read_spec
+from render_worker.uri import check_run_id, parse_uri
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_SPEC = 65  # EX_DATAERR; the job definition's evaluateOnExit exits on it instead of retrying
+DEFAULT_UPLOAD_CONCURRENCY = 16
+log = logs.get_logger("render_worker.worker")
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    spec_uri: str
+    run_id: str
+    output_uri: str
+    variants_per_child: int | None
+    array_index: int | None
+    scratch_dir: Path
+    kms_key_id: str | None
+    upload_concurrency: int
+    max_spec_bytes: int
+    hooks: TestHooks
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WorkerConfig:
+        """Raises ValueError naming the variable that is missing or wrong."""
+
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise ValueError(f"{name} is not set")
+            return value
+
+        def integer(name: str, default: int | None, minimum: int) -> int | None:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ValueError(f"{name}={raw!r} is not an integer") from None
+            if value < minimum:
+                raise ValueError(f"{name}={value} is below {minimum}")
+            return value
+
+        scratch_dir = env.get("SCRATCH_DIR", "").strip() or os.path.join(
+            tempfile.gettempdir(), "render-scratch"
+        )
+        run_id = check_run_id(required("RUN_ID"))
+        output_uri = required("OUTPUT_URI")
+        parse_uri(output_uri, what="OUTPUT_URI")
+        return cls(
+            spec_uri=required("SPEC_URI"),
+            run_id=run_id,
+            output_uri=output_uri,
+            variants_per_child=integer("VARIANTS_PER_CHILD", None, 1),
+            array_index=integer("AWS_BATCH_JOB_ARRAY_INDEX", None, 0),
+            scratch_dir=Path(scratch_dir),
+            kms_key_id=env.get("OUTPUT_KMS_KEY_ID", "").strip() or None,
+            upload_concurrency=integer("UPLOAD_CONCURRENCY", DEFAULT_UPLOAD_CONCURRENCY, 1) or 1,
+            max_spec_bytes=integer("MAX_SPEC_BYTES", spec.MAX_SPEC_BYTES, 1) or spec.MAX_SPEC_BYTES,
+            hooks=TestHooks.from_env(dict(env)),
+        )
+
+
+def _sink(config: WorkerConfig) -> Sink:
+    where = parse_uri(config.output_uri, what="OUTPUT_URI")
+    if where.scheme == "file":
+        return FileSink(where.path)
+    s3 = aws.client("s3", pool=config.upload_concurrency)
+    return S3Sink.from_uri(config.output_uri, s3, config.kms_key_id)
+
+
+def load_catalog(config: WorkerConfig) -> spec.Catalog:
+    """The spec from scratch (cached by the first child) or S3, validated before anything is rendered: by this
+    child, or by an earlier one of the same run that stamped these exact bytes valid."""
+    data = scratch.cached_spec(
+        config.scratch_dir, config.run_id, lambda: read_spec(config.spec_uri, config.max_spec_bytes)
+    )
+    if len(data) > config.max_spec_bytes:
+        raise SpecTooLarge(f"cached spec is {len(data)} bytes; the limit is {config.max_spec_bytes}")
+    checker = spec.validator_id()
+    if scratch.is_stamped_valid(config.scratch_dir, config.run_id, data, checker):
+        return spec.Catalog(spec.parse(data))
+    try:
+        catalog = spec.load_catalog(data)
+    except SpecInvalid:
+        scratch.forget_spec(config.scratch_dir, config.run_id)
+        raise
+    scratch.stamp_valid(config.scratch_dir, config.run_id, data, checker)
+    return catalog
+
+
+def write_part_record(sink: Sink, child: str, result: SliceResult) -> None:
+    body = {"child": child, "variants": [r.to_dict() for r in result.records]}
+    sink.put(f"_parts/{child}.json", json.dumps(body, indent=None).encode(), content_type="application/json")
+
+
+def run(env: Mapping[str, str]) -> int:
+    try:
+        config = WorkerConfig.from_env(env)
+    except ValueError as exc:
+        log.error("bad worker environment", extra={"error": str(exc)})
+        return EXIT_FAILED
+    logs.set_run_id(config.run_id)
+    child = sizing.child_name(config.array_index)
+    try:
+        catalog = load_catalog(config)
+    except (SpecNotFound, SpecTooLarge, SpecInvalid) as exc:
+        log.error("bad spec", extra={"error": type(exc).__name__, "detail": str(exc), "child": child})
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_BAD_SPEC
+    gc.freeze()  # a spec of 100,000 variants is a million objects the collector need never walk again
+    per_child = config.variants_per_child or sizing.variants_per_child(
+        catalog.variant_count, catalog.override
+    )
+    flat = sizing.child_range(config.array_index, per_child, catalog.variant_count)
+    progress = scratch.ProgressLog(config.scratch_dir, config.run_id, child)
+    done = progress.read(flat)
+    sink = _sink(config)
+    log.info(
+        "rendering slice",
+        extra={"child": child, "first": flat.start, "stop": flat.stop, "already_done": len(done)},
+    )
+    try:
+        result = render_slice(
+            catalog,
+            flat,
+            sink,
+            done=done,
+            on_done=progress.append,
+            concurrency=config.upload_concurrency,
+            hooks=config.hooks,
+        )
+    finally:
+        progress.close()
+    summary = {
+        "child": child,
+        "rendered": result.rendered,
+        "resumed": result.resumed,
+        "failed": len(result.failed),
+        "seconds": round(result.seconds, 3),
+        "variants_per_second": round(result.rendered / result.seconds, 1) if result.seconds else None,
+    }
+    if result.failed:
+        log.error("slice incomplete", extra={**summary, "first_failures": result.failed[:5]})
+        return EXIT_FAILED
+    write_part_record(sink, child, result)
+    log.info("slice done", extra=summary)
+    return EXIT_OK
+
+
+def main() -> int:
+    try:
+        return run(os.environ)
+    except Exception:  # every other failure is retryable: log it whole, exit 1
+        log.exception("worker failed")
+        return EXIT_FAILED
