@@ -1,0 +1,117 @@
+"""What a Batch job's process gets: its command (Ref:: parameters, overrides) and environment.
+
+Environment = the host basics (PATH with the local cloud's Python first, HOME, ...), AWS_ENDPOINT_URL and
+credentials pointing back at the local cloud, the job definition's environment with the submit-time overrides
+on top, and the Batch variables. Container mount paths of volumes (EFS or host) are replaced by the host
+directories that stand for them, in environment values and command arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from localcloud import config, efs, procs
+
+log = logging.getLogger("localcloud.batch")
+
+
+def container_property(job, name: str, default):
+    """A container property with the submit-time override on top (for command, environment, ...)."""
+    props = job.job_definition.container_properties or {}
+    return job.container_overrides.get(name, props.get(name, default))
+
+
+def merged_environment(job) -> dict[str, str]:
+    props = job.job_definition.container_properties or {}
+    env = {e["name"]: str(e.get("value", "")) for e in props.get("environment") or []}
+    env.update({e["name"]: str(e.get("value", "")) for e in job.container_overrides.get("environment") or []})
+    return env
+
+
+DEFAULT_LOG_GROUP = "/aws/batch/job"
+
+
+def log_destination(job, task_id: str) -> tuple[str, str]:
+    """(log group, stream) as AWS names them: <prefix or job definition name>/default/<task id>, in
+    /aws/batch/job unless the awslogs logConfiguration names another group."""
+    log_config = container_property(job, "logConfiguration", None) or {}
+    options = (log_config.get("options") or {}) if log_config.get("logDriver") == "awslogs" else {}
+    group = options.get("awslogs-group") or DEFAULT_LOG_GROUP
+    prefix = options.get("awslogs-stream-prefix") or job.job_definition.name
+    return group, f"{prefix}/default/{task_id}"
+
+
+def attempt_duration(job) -> int | None:
+    for source in (job.timeout, job.job_definition.timeout):
+        if source and source.get("attemptDurationSeconds"):
+            return int(source["attemptDurationSeconds"])
+    return None
+
+
+def _efs_host_dir(job, volume_config: dict):
+    from moto.efs.models import efs_backends
+
+    fs_id = volume_config["fileSystemId"]
+    access_point_id = (volume_config.get("authorizationConfig") or {}).get("accessPointId")
+    root = volume_config.get("rootDirectory") or "/"
+    creation_info = None
+    if access_point_id:
+        backend = efs_backends[job.backend.account_id][job.backend.region_name]
+        access_point = backend.access_points.get(access_point_id)
+        if access_point is not None:
+            root = (access_point.root_directory or {}).get("Path") or "/"
+            creation_info = (access_point.root_directory or {}).get("CreationInfo")
+        else:
+            log.warning(
+                "job %s: access point %s not found; using the file system root", job.job_id, access_point_id
+            )
+    return efs.ensure_dir(efs.host_path(fs_id, root), creation_info=creation_info)
+
+
+def mount_map(job) -> dict[str, str]:
+    """containerPath -> host directory for every mount point whose volume we can stand in for."""
+    volumes = {}
+    for volume in container_property(job, "volumes", []) or []:
+        if volume.get("efsVolumeConfiguration"):
+            volumes[volume["name"]] = str(_efs_host_dir(job, volume["efsVolumeConfiguration"]))
+        elif (volume.get("host") or {}).get("sourcePath"):
+            volumes[volume["name"]] = volume["host"]["sourcePath"]
+    mapping = {}
+    for mount in container_property(job, "mountPoints", []) or []:
+        host = volumes.get(mount.get("sourceVolume"))
+        if host and mount.get("containerPath"):
+            mapping[mount["containerPath"].rstrip("/") or "/"] = host
+    return mapping
+
+
+def _map_path(value: str, mapping: dict[str, str]) -> str:
+    for container_path, host in sorted(mapping.items(), key=lambda item: -len(item[0])):
+        if value == container_path or value.startswith(container_path + "/"):
+            return host + value[len(container_path) :]
+    return value
+
+
+def batch_variables(job, attempt: int) -> dict[str, str]:
+    queue = job.job_queue
+    env = {
+        "AWS_BATCH_JOB_ID": job.job_id,
+        "AWS_BATCH_JOB_ATTEMPT": str(attempt),
+        "AWS_BATCH_JQ_NAME": queue.name,
+    }
+    if queue.environments:
+        env["AWS_BATCH_CE_NAME"] = queue.environments[0].name
+    index = job.array_properties.get("index")
+    if index is not None:
+        env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(index)
+    return env
+
+
+def command_and_env(job, attempt: int) -> tuple[list[str], dict[str, str]]:
+    mapping = mount_map(job)
+    command = job._add_parameters_to_command(container_property(job, "command", []) or [])
+    argv = [_map_path(part, mapping) for part in command]
+    env = procs.base_env()
+    env.update({name: _map_path(value, mapping) for name, value in merged_environment(job).items()})
+    env.update(batch_variables(job, attempt))
+    env.update(config.aws_env(procs.endpoint()))  # a job always talks to the local cloud
+    return argv, env

@@ -1,0 +1,355 @@
+"""Runs a moto Batch job as local subprocesses: dependencies, slots, attempts, retries, timeouts, logs.
+
+What AWS Batch does and we reproduce:
+- status walk SUBMITTED -> (PENDING while it waits for dependencies) -> RUNNABLE -> STARTING -> RUNNING ->
+  SUCCEEDED | FAILED, back to RUNNABLE before a retry, each change sent to EventBridge (batch_events);
+- dependsOn: plain job ids, N_TO_N (child i waits for child i of the other array), SEQUENTIAL (child i waits
+  for child i-1); a failed dependency fails the job with "Dependent Job failed";
+- array parents do not run; they follow their children and end FAILED when any child failed;
+- retryStrategy.attempts and evaluateOnExit (first matching rule wins, no match = retry); a job killed for
+  exceeding attemptDurationSeconds is not retried;
+- every attempt recorded (exit code, reason, log stream, times); output in /aws/batch/job.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+from localcloud import batch_env, batch_events, config, procs
+
+log = logging.getLogger("localcloud.batch")
+
+POLL_S = 0.25
+LOG_FLUSH_S = 2.0
+TIMEOUT_REASON = "Job attempt duration exceeded timeout"
+EXITED_REASON = "Essential container in task exited"
+DEPENDENCY_REASON = "Dependent Job failed"
+CHILD_FAILED_REASON = "Array Child Job failed"
+
+
+class SlotPool:
+    """Run slots shared by every job and array child (LOCALCLOUD_BATCH_CONCURRENCY), handed out in FIFO order.
+
+    Waiters sleep on a condition (no polling, so 10,000 queued children cost no CPU); `wake_all` lets a
+    terminated job stop waiting.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self._free = size
+        self._cond = threading.Condition()
+
+    def acquire(self, job) -> bool:
+        with self._cond:
+            while self._free == 0 and not job.stop:
+                self._cond.wait()
+            if job.stop:
+                self._cond.notify()  # pass on a wake-up this stopped job may have swallowed
+                return False
+            self._free -= 1
+            return True
+
+    def release(self) -> None:
+        with self._cond:
+            self._free += 1
+            self._cond.notify()
+
+    def wake_all(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+
+_slots: SlotPool | None = None
+_slots_lock = threading.Lock()
+
+
+def slots() -> SlotPool:
+    global _slots
+    with _slots_lock:
+        if _slots is None:
+            _slots = SlotPool(config.batch_concurrency())
+        return _slots
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+# ---- dependencies ----------------------------------------------------------------------------------------
+
+
+def dependencies(job) -> list:
+    """The jobs this job (or array child) must see SUCCEEDED before it may run."""
+    parent = getattr(job, "_lc_parent", None)
+    entries = (parent.depends_on if parent is not None else job.depends_on) or []
+    index = job.array_properties.get("index") if parent is not None else None
+    found = []
+    for entry in entries:
+        kind = (entry.get("type") or "").upper()
+        if kind == "SEQUENTIAL":
+            if index:
+                found.append(job.all_jobs.get(f"{parent.job_id}:{index - 1}"))
+        elif kind == "N_TO_N":
+            if index is not None:
+                found.append(job.all_jobs.get(f"{entry.get('jobId')}:{index}"))
+        elif entry.get("jobId"):
+            found.append(job.all_jobs.get(entry["jobId"]))
+    return [dep for dep in found if dep is not None]
+
+
+def wait_for_dependencies(job) -> bool:
+    """True when every dependency succeeded; False (fail the job) when one failed or the job was stopped."""
+    pending = dependencies(job)
+    while pending:
+        if job.stop:
+            return False
+        for dep in list(pending):
+            if dep.status == "SUCCEEDED":
+                pending.remove(dep)
+            elif dep.status == "FAILED":
+                return False
+        if pending:
+            time.sleep(POLL_S)
+    return True
+
+
+# ---- retries ---------------------------------------------------------------------------------------------
+
+
+def retry_strategy(job) -> dict:
+    return getattr(job, "_lc_retry_strategy", None) or job.job_definition.retry_strategy or {}
+
+
+def decide(strategy: dict, exit_code: int | None, reason: str, status_reason: str) -> str:
+    """evaluateOnExit as AWS documents it: the first rule whose patterns all match decides; none = RETRY."""
+    subjects = {
+        "onExitCode": "" if exit_code is None else str(exit_code),
+        "onReason": reason or "",
+        "onStatusReason": status_reason or "",
+    }
+    for rule in strategy.get("evaluateOnExit") or []:
+        patterns = {key: rule[key] for key in subjects if rule.get(key) is not None}
+        if patterns and all(fnmatch.fnmatchcase(subjects[k], p) for k, p in patterns.items()):
+            return str(rule.get("action", "RETRY")).upper()
+    return "RETRY"
+
+
+# ---- one attempt -----------------------------------------------------------------------------------------
+
+
+class Attempt:
+    def __init__(self, job, number: int):
+        self.job = job
+        self.number = number  # 1-based, as AWS_BATCH_JOB_ATTEMPT
+        self.task_id = uuid.uuid4().hex
+        self.log_group, self.log_stream = batch_env.log_destination(job, self.task_id)
+        self.exit_code: int | None = None
+        self.reason = ""  # the container's reason (CannotStartContainerError ...)
+        self.status_reason = ""  # the job's statusReason for this attempt
+        self.timed_out = False
+        self.started = datetime.now()
+        self.stopped: datetime | None = None
+        self.lines: list[dict] = []
+        self._shipped = 0  # lines already in CloudWatch Logs
+
+    def record(self) -> dict:
+        backend = self.job.backend
+        container = {
+            "containerInstanceArn": f"arn:aws:ecs:{backend.region_name}:{backend.account_id}:"
+            "container-instance/localcloud/localhost",
+            "taskArn": f"arn:aws:ecs:{backend.region_name}:{backend.account_id}:"
+            f"task/localcloud/{self.task_id}",
+            "logStreamName": self.log_stream,
+            "networkInterfaces": [],
+        }
+        if self.exit_code is not None:
+            container["exitCode"] = self.exit_code
+        if self.reason:
+            container["reason"] = self.reason
+        return {
+            "container": container,
+            "startedAt": _millis(self.started),
+            "stoppedAt": _millis(self.stopped or datetime.now()),
+            "statusReason": self.status_reason,
+        }
+
+    def _read(self, stream) -> None:
+        for raw in iter(stream.readline, b""):
+            message = raw.decode("utf-8", errors="replace").rstrip("\n")
+            self.lines.append({"timestamp": int(time.time() * 1000), "message": message})
+        stream.close()
+
+    def run(self) -> None:
+        job = self.job
+        argv, env = batch_env.command_and_env(job, self.number)
+        workdir = config.state_dir() / "batch" / "work" / self.task_id
+        workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._run_process(argv, env, workdir)
+        finally:
+            self.stopped = datetime.now()
+            shutil.rmtree(workdir, ignore_errors=True)
+            self._ship_logs()
+
+    def _run_process(self, argv: list[str], env: dict[str, str], workdir: Path) -> None:
+        job = self.job
+        if not argv:
+            self.reason = "CannotStartContainerError: the job has no command"
+            self.status_reason = "Task failed to start"
+            return
+        try:
+            proc = procs.start(
+                argv, env, workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+        except OSError as err:  # missing executable, not executable, bad cwd
+            self.reason = f"CannotStartContainerError: {err}"
+            self.status_reason = "Task failed to start"
+            self.lines.append({"timestamp": int(time.time() * 1000), "message": self.reason})
+            return
+        reader = threading.Thread(target=self._read, args=(proc.stdout,), daemon=True)
+        reader.start()
+        limit = batch_env.attempt_duration(job)
+        deadline = time.monotonic() + limit if limit else None
+        next_flush = time.monotonic() + LOG_FLUSH_S
+        try:
+            while proc.poll() is None:
+                if time.monotonic() >= next_flush:  # long jobs: output shows up while they run
+                    self._ship_logs()
+                    next_flush = time.monotonic() + LOG_FLUSH_S
+                if job.stop:
+                    self.status_reason = job.job_stopped_reason or "Job terminated"
+                    break
+                if deadline is not None and time.monotonic() > deadline:
+                    self.timed_out = True
+                    self.status_reason = TIMEOUT_REASON
+                    break
+                try:
+                    proc.wait(timeout=POLL_S)
+                except subprocess.TimeoutExpired:
+                    continue
+        finally:
+            procs.kill_tree(proc)  # the timeout/stop case, and grandchildren left behind by a finished job
+            proc.wait()
+            procs.forget(proc)
+            reader.join(timeout=5)
+        code = proc.returncode
+        self.exit_code = 128 - code if code < 0 else code  # killed by signal N -> 128+N, as Docker reports
+        if not self.status_reason:
+            self.status_reason = EXITED_REASON if self.exit_code else ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and not self.job.stop
+
+    def _ship_logs(self) -> None:
+        """Send the lines not sent yet (the stream always exists once an attempt ended)."""
+        job = self.job
+        end = len(self.lines)  # the reader thread may append meanwhile
+        if end == self._shipped and self._shipped > 0:
+            return
+        try:
+            logs = job._log_backend
+            logs.ensure_log_group(self.log_group)
+            logs.ensure_log_stream(self.log_group, self.log_stream)
+            for start in range(self._shipped, end, 5000):
+                logs.put_log_events(
+                    self.log_group, self.log_stream, self.lines[start : min(start + 5000, end)]
+                )
+            self._shipped = end
+        except Exception:
+            log.exception("could not write the logs of job %s", job.job_id)
+
+
+# ---- the job ---------------------------------------------------------------------------------------------
+
+
+def _finish(job, success: bool, reason: str | None, exit_code: int | None = None) -> None:
+    job.exit_code = exit_code
+    if reason:
+        job.job_stopped_reason = reason
+    job.latest_attempt = None  # our attempts are complete records; keep moto from rewriting the last one
+    job._mark_stopped(success=success)
+    batch_events.set_status(job, "SUCCEEDED" if success else "FAILED")
+
+
+def run_job(job) -> None:
+    """The body of a (non-parent) job's thread."""
+    if dependencies(job):  # as on AWS: PENDING only while waiting for other jobs, else straight to RUNNABLE
+        batch_events.set_status(job, "PENDING")
+    if not wait_for_dependencies(job):
+        _finish(job, False, job.job_stopped_reason if job.stop else DEPENDENCY_REASON)
+        return
+    strategy = retry_strategy(job)
+    attempts = max(1, int(strategy.get("attempts") or 1))
+    number = 1
+    while True:
+        batch_events.set_status(job, "RUNNABLE")
+        if not slots().acquire(job):
+            _finish(job, False, job.job_stopped_reason or "Job terminated")
+            return
+        try:
+            if number == 1:
+                job.job_started_at = datetime.now()
+            batch_events.set_status(job, "STARTING")
+            attempt = Attempt(job, number)
+            job.log_stream_name = attempt.log_stream
+            batch_events.set_status(job, "RUNNING")
+            attempt.run()
+        finally:
+            slots().release()
+        job.attempts.append(attempt.record())
+        if attempt.succeeded:
+            _finish(job, True, None, attempt.exit_code)
+            return
+        action = decide(strategy, attempt.exit_code, attempt.reason, attempt.status_reason)
+        final = job.stop or attempt.timed_out or number >= attempts or action == "EXIT"
+        if final:
+            _finish(job, False, attempt.status_reason or EXITED_REASON, attempt.exit_code)
+            return
+        log.info("job %s attempt %d failed (%s); retrying", job.job_id, number, attempt.status_reason)
+        number += 1
+
+
+def run_array_parent(job) -> None:
+    """An array parent runs nothing: it follows its children and ends when all of them have ended."""
+    batch_events.set_status(job, "PENDING")
+    children = job._child_jobs or []
+    order = ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"]
+    interval = POLL_S if len(children) <= 100 else 1.0  # a status sweep over 10,000 children is not free
+    while True:
+        if job.stop:
+            for child in children:
+                child.terminate(job.job_stopped_reason or "Job terminated")
+        states = [child.status for child in children]
+        if all(s in ("SUCCEEDED", "FAILED") for s in states):
+            failed = states.count("FAILED")
+            job.job_started_at = job.job_started_at if job.job_started_at.year > 1970 else datetime.now()
+            _finish(job, failed == 0, f"{CHILD_FAILED_REASON}: {failed} of {len(states)}" if failed else None)
+            return
+        furthest = max((order.index(s) if s in order else len(order) - 1) for s in states)
+        if furthest >= order.index("RUNNING") and job.job_started_at.year == 1970:
+            job.job_started_at = datetime.now()
+        if furthest > order.index(job._lc_emitted if job._lc_emitted in order else "PENDING"):
+            batch_events.set_status(job, order[furthest])
+        time.sleep(interval)
+
+
+def run(job) -> None:
+    """Replacement for moto.batch.models.Job.run: never leaves a job unfinished."""
+    try:
+        if job._child_jobs:
+            run_array_parent(job)
+        else:
+            run_job(job)
+    except Exception as err:
+        log.exception("job %s crashed in the local cloud", job.job_id)
+        if not job.job_stopped:
+            _finish(job, False, f"localcloud error: {err}")

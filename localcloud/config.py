@@ -1,0 +1,55 @@
+"""Where the local cloud lives: port, state directory, region, account and credentials (docs/contracts.md)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_PORT = 4599
+HOST = "127.0.0.1"
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+ACCESS_KEY_ID = "test"
+SECRET_ACCESS_KEY = "test"  # noqa: S105 - the local cloud accepts anything; these are the documented values
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PID_FILE = "localcloud.pid"
+LOG_FILE = "localcloud.log"
+BOOT_ID_FILE = "boot_id"
+HEALTH_PATH = "/_localcloud/health"
+# Every job and Lambda process carries this variable, so `down` can find strays even after a hard crash.
+BOOT_ID_ENV = "LOCALCLOUD_BOOT_ID"
+
+
+def port(value: int | None = None) -> int:
+    return int(value if value is not None else os.environ.get("LOCALCLOUD_PORT", DEFAULT_PORT))
+
+
+def state_dir(value: str | os.PathLike[str] | None = None) -> Path:
+    raw = value if value is not None else os.environ.get("LOCALCLOUD_STATE_DIR", REPO_ROOT / ".localcloud")
+    return Path(raw).resolve()
+
+
+def endpoint(port_value: int | None = None) -> str:
+    return f"http://{HOST}:{port(port_value)}"
+
+
+def python_bin_dir() -> Path:
+    """The bin directory of the Python running the local cloud (the project's .venv), put first on PATH."""
+    return Path(sys.executable).parent
+
+
+def batch_concurrency() -> int:
+    return max(1, int(os.environ.get("LOCALCLOUD_BATCH_CONCURRENCY") or os.cpu_count() or 1))
+
+
+def aws_env(endpoint_url: str) -> dict[str, str]:
+    """What a job or Lambda process needs to call back into the local cloud with boto3."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+    }

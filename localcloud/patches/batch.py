@@ -1,0 +1,152 @@
+"""AWS Batch without Docker: jobs run as local subprocesses (localcloud.batch_runner).
+
+Replaced in moto: Job.run (the docker runner), BatchBackend.submit_job (retryStrategy, array children that
+know their parent, SUBMITTED events), BatchResponse.submitjob (passes retryStrategy on), and Job.describe
+(exit code, reason, retry strategy, array index, like DescribeJobs on AWS). Job._get_container_property is
+made side-effect free (moto appends AWS_BATCH_JOB_ID to the override list on every describe).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from moto.batch import models as batch_models
+from moto.batch import responses as batch_responses
+from moto.batch.exceptions import ClientException
+
+from localcloud import batch_events, batch_runner
+
+Job = batch_models.Job
+_original_describe = Job.describe
+
+
+def submit_job(
+    self,
+    job_name: str,
+    job_def_id: str,
+    job_queue: str,
+    array_properties: dict[str, int],
+    depends_on: list[dict[str, str]] | None = None,
+    container_overrides: dict[str, Any] | None = None,
+    eks_properties_override: dict[str, Any] | None = None,
+    timeout: dict[str, int] | None = None,
+    parameters: dict[str, str] | None = None,
+    tags: dict[str, str] | None = None,
+    retry_strategy: dict[str, Any] | None = None,
+) -> tuple[str, str, str]:
+    if batch_models.JOB_NAME_REGEX.match(job_name) is None:
+        raise ClientException("Job name should match valid pattern")
+    job_def = self.get_job_definition(job_def_id)
+    if job_def is None:
+        raise ClientException(f"Job definition {job_def_id} does not exist")
+    queue = self.get_job_queue(job_queue)
+    if queue is None:
+        raise ClientException(f"Job queue {job_queue} does not exist")
+    array_properties = array_properties or {}
+    size = array_properties.get("size")
+    if size is not None and not 2 <= int(size) <= 10000:
+        raise ClientException("Array job size must be between 2 and 10,000")
+
+    common = {
+        "backend": self,
+        "log_backend": self.logs_backend,
+        "container_overrides": container_overrides,
+        "eks_properties_override": eks_properties_override,
+        "depends_on": depends_on,
+        "all_jobs": self._jobs,
+        "timeout": timeout,
+        "parameters": parameters,
+    }
+    job = Job(job_name, job_def, queue, array_properties=array_properties, tags=tags, **common)
+    job._lc_retry_strategy = retry_strategy
+    self._jobs[job.job_id] = job
+    children = []
+    if size is not None:
+        for index in range(int(size)):
+            child = Job(
+                job_name,
+                job_def,
+                queue,
+                array_properties={"statusSummary": {}, "index": index},
+                provided_job_id=f"{job.job_id}:{index}",
+                **common,
+            )
+            child._lc_retry_strategy = retry_strategy
+            child._lc_parent = job
+            self._jobs[child.job_id] = child
+            children.append(child)
+        job._child_jobs = children
+    for each in [job, *children]:
+        batch_events.set_status(each, "SUBMITTED")
+    for each in [job, *children]:
+        each.start()
+    return job_name, job.job_id, job.arn
+
+
+def submitjob(self) -> str:
+    name, job_id, job_arn = self.batch_backend.submit_job(
+        self._get_param("jobName"),
+        self._get_param("jobDefinition"),
+        self._get_param("jobQueue"),
+        depends_on=self._get_param("dependsOn"),
+        container_overrides=self._get_param("containerOverrides"),
+        eks_properties_override=self._get_param("eksPropertiesOverride"),
+        timeout=self._get_param("timeout"),
+        array_properties=self._get_param("arrayProperties", {}),
+        parameters=self._get_param("parameters"),
+        tags=self._get_param("tags"),
+        retry_strategy=self._get_param("retryStrategy"),
+    )
+    return json.dumps({"jobId": job_id, "jobName": name, "jobArn": job_arn})
+
+
+def describe(self) -> dict[str, Any]:
+    result = _original_describe(self)
+    container = result.get("container")
+    if isinstance(container, dict):
+        if self.exit_code is not None:
+            container["exitCode"] = self.exit_code
+        last = self.attempts[-1]["container"] if self.attempts else {}
+        if last.get("reason"):
+            container["reason"] = last["reason"]
+        if last.get("logStreamName"):
+            container["logStreamName"] = last["logStreamName"]
+    strategy = batch_runner.retry_strategy(self)
+    if strategy:
+        result["retryStrategy"] = strategy
+    if getattr(self, "_lc_parent", None) is not None:
+        result["arrayProperties"] = {"index": self.array_properties["index"]}
+    if self.job_stopped_reason:
+        result["statusReason"] = self.job_stopped_reason
+    return result
+
+
+def _get_container_property(self, p: str, default: Any) -> Any:
+    if p == "environment":
+        from localcloud.batch_env import merged_environment
+
+        env = [{"name": k, "value": v} for k, v in merged_environment(self).items()]
+        return [*env, {"name": "AWS_BATCH_JOB_ID", "value": self.job_id}]
+    return _original_get_container_property(self, p, default)
+
+
+_original_get_container_property = Job._get_container_property
+
+
+_original_terminate = Job.terminate
+
+
+def terminate(self, reason: str) -> None:
+    """moto's terminate only sets a flag; also wake the job if it is waiting for a run slot."""
+    _original_terminate(self, reason)
+    batch_runner.slots().wake_all()
+
+
+def apply() -> None:
+    Job.terminate = terminate
+    Job.run = batch_runner.run
+    Job.describe = describe
+    Job._get_container_property = _get_container_property
+    batch_models.BatchBackend.submit_job = submit_job
+    batch_responses.BatchResponse.submitjob = submitjob

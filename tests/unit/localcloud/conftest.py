@@ -1,0 +1,137 @@
+"""A local cloud per test session (per xdist worker): free port, temporary state dir, stopped at the end."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from localcloud import config, lifecycle
+
+CONCURRENCY = 2  # run slots of the test cloud: the machine has 2 cores and other suites share them
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((config.HOST, 0))
+        return sock.getsockname()[1]
+
+
+class Cloud:
+    def __init__(self, endpoint: str, port: int, state_dir: Path):
+        self.endpoint = endpoint
+        self.port = port
+        self.state_dir = state_dir
+        self._clients: dict[str, object] = {}
+
+    def client(self, service: str):
+        if service not in self._clients:
+            self._clients[service] = boto3.client(
+                service,
+                endpoint_url=self.endpoint,
+                region_name=config.REGION,
+                aws_access_key_id=config.ACCESS_KEY_ID,
+                aws_secret_access_key=config.SECRET_ACCESS_KEY,
+                config=Config(retries={"max_attempts": 2}, read_timeout=120),
+            )
+        return self._clients[service]
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    port = free_port()
+    state = tmp_path_factory.mktemp("localcloud")
+    saved = os.environ.get("LOCALCLOUD_BATCH_CONCURRENCY")
+    os.environ["LOCALCLOUD_BATCH_CONCURRENCY"] = str(CONCURRENCY)  # the server inherits it
+    try:
+        endpoint = lifecycle.up(port=port, state_dir=state)
+    finally:
+        if saved is None:
+            os.environ.pop("LOCALCLOUD_BATCH_CONCURRENCY")
+        else:
+            os.environ["LOCALCLOUD_BATCH_CONCURRENCY"] = saved
+    try:
+        yield Cloud(endpoint, port, state)
+    finally:
+        lifecycle.down(port=port, state_dir=state)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 60.0, interval: float = 0.25):
+    """Poll until predicate returns something truthy; return it (fails the test on timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+class BatchSetup:
+    """A compute environment and job queue, and a way to register job definitions running Python scripts."""
+
+    def __init__(self, cloud: Cloud, scripts: Path):
+        self.cloud = cloud
+        self.scripts = scripts
+        iam = cloud.client("iam")
+        role = iam.create_role(
+            RoleName=unique("batch-service"),
+            AssumeRolePolicyDocument='{"Version":"2012-10-17","Statement":[]}',
+        )["Role"]["Arn"]
+        batch = cloud.client("batch")
+        ce = batch.create_compute_environment(
+            computeEnvironmentName=unique("ce"), type="UNMANAGED", state="ENABLED", serviceRole=role
+        )
+        self.ce_name = ce["computeEnvironmentName"]
+        self.queue_name = unique("jq")
+        batch.create_job_queue(
+            jobQueueName=self.queue_name,
+            state="ENABLED",
+            priority=1,
+            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}],
+        )
+
+    def script(self, name: str, body: str) -> Path:
+        path = self.scripts / f"{name}.py"
+        path.write_text(body)
+        return path
+
+    def job_definition(self, command: list[str], **extra) -> str:
+        container = {
+            "image": "local",
+            "command": command,
+            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
+        }
+        container.update(extra.pop("container", {}))
+        return self.cloud.client("batch").register_job_definition(
+            jobDefinitionName=unique("jd"), type="container", containerProperties=container, **extra
+        )["jobDefinitionArn"]
+
+    def submit(self, definition: str, **kwargs) -> str:
+        return self.cloud.client("batch").submit_job(
+            jobName=unique("job"), jobQueue=self.queue_name, jobDefinition=definition, **kwargs
+        )["jobId"]
+
+    def describe(self, job_id: str) -> dict:
+        return self.cloud.client("batch").describe_jobs(jobs=[job_id])["jobs"][0]
+
+    def wait_done(self, job_id: str, timeout: float = 60.0) -> dict:
+        return wait_for(
+            lambda: (job := self.describe(job_id))["status"] in ("SUCCEEDED", "FAILED") and job, timeout
+        )
+
+
+@pytest.fixture(scope="session")
+def batch_setup(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> BatchSetup:
+    return BatchSetup(cloud, tmp_path_factory.mktemp("scripts"))

@@ -1,0 +1,103 @@
+"""The API fixes the Terraform provider needs, checked on the wire with boto3 (no Terraform here)."""
+
+from __future__ import annotations
+
+import json
+
+from botocore import xform_name
+
+from tests.unit.localcloud.conftest import unique
+
+
+def _raw_body(client, operation: str, **kwargs) -> dict:
+    captured = {}
+
+    def keep(http_response, **_):
+        captured["body"] = json.loads(http_response.content)
+
+    event = f"after-call.{client.meta.service_model.service_id.hyphenize()}.{operation}"
+    client.meta.events.register(event, keep)
+    try:
+        getattr(client, xform_name(operation))(**kwargs)
+    finally:
+        client.meta.events.unregister(event, keep)
+    return captured["body"]
+
+
+def test_state_machine_validation_and_versions(cloud):
+    sfn = cloud.client("stepfunctions")
+    good = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}})
+    assert sfn.validate_state_machine_definition(definition=good)["result"] == "OK"
+    bad = sfn.validate_state_machine_definition(definition='{"StartAt": "Nowhere"}')
+    assert bad["result"] == "FAIL" and bad["diagnostics"]
+    role = cloud.client("iam").create_role(RoleName=unique("sfn"), AssumeRolePolicyDocument="{}")["Role"][
+        "Arn"
+    ]
+    arn = sfn.create_state_machine(name=unique("sm"), definition=good, roleArn=role, publish=True)[
+        "stateMachineArn"
+    ]
+    versions = sfn.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"]
+    assert [v["stateMachineVersionArn"] for v in versions] == [f"{arn}:1"]
+
+
+def test_code_services_send_epoch_timestamps(cloud):
+    codecommit = cloud.client("codecommit")
+    name = unique("repo")
+    codecommit.create_repository(repositoryName=name, tags={"team": "render"})
+    body = _raw_body(codecommit, "GetRepository", repositoryName=name)
+    assert isinstance(body["repositoryMetadata"]["creationDate"], float)
+    arn = body["repositoryMetadata"]["Arn"]
+    assert codecommit.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "render"}
+
+    codedeploy = cloud.client("codedeploy")
+    app = unique("app")
+    codedeploy.create_application(applicationName=app, computePlatform="Lambda")
+    assert isinstance(
+        _raw_body(codedeploy, "GetApplication", applicationName=app)["application"]["createTime"], float
+    )
+    codedeploy.delete_application(applicationName=app)
+    assert app not in codedeploy.list_applications()["applications"]
+
+
+def test_sqs_redrive_policy_is_compact_json(cloud):
+    sqs = cloud.client("sqs")
+    dlq = sqs.create_queue(QueueName=unique("dlq"))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}, separators=(",", ":"))
+    url = sqs.create_queue(QueueName=unique("main"), Attributes={"RedrivePolicy": policy})["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]
+    assert attributes["RedrivePolicy"] == policy
+
+
+def test_codecommit_keeps_its_kms_key_and_lists_no_branches(cloud):
+    codecommit = cloud.client("codecommit")
+    name = unique("repo")
+    created = codecommit.create_repository(repositoryName=name, kmsKeyId="alias/storage")[
+        "repositoryMetadata"
+    ]
+    assert created["kmsKeyId"] == "alias/storage"
+    codecommit.update_repository_encryption_key(repositoryName=name, kmsKeyId="alias/other")
+    assert codecommit.get_repository(repositoryName=name)["repositoryMetadata"]["kmsKeyId"] == "alias/other"
+    assert codecommit.list_branches(repositoryName=name)["branches"] == []
+
+
+def test_codebuild_update_project(cloud):
+    role = cloud.client("iam").create_role(RoleName=unique("cb"), AssumeRolePolicyDocument="{}")["Role"][
+        "Arn"
+    ]
+    codebuild = cloud.client("codebuild")
+    name = unique("build")
+    codebuild.create_project(
+        name=name,
+        source={"type": "CODECOMMIT", "location": "https://example.invalid/repo"},
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment={
+            "type": "LINUX_CONTAINER",
+            "image": "aws/codebuild/standard:7.0",
+            "computeType": "BUILD_GENERAL1_SMALL",
+        },
+        serviceRole=role,
+    )
+    codebuild.update_project(name=name, description="lint and unit", timeoutInMinutes=20)
+    project = codebuild.batch_get_projects(names=[name])["projects"][0]
+    assert project["description"] == "lint and unit" and project["timeoutInMinutes"] == 20
