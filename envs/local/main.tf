@@ -1,0 +1,24 @@
+# Small sizes and test hooks: this stack exists to be created, exercised and destroyed on one machine.
+locals {
+  lambda_zip_dir = var.lambda_zip_dir != "" ? var.lambda_zip_dir : abspath("${path.root}/../../build/lambdas")
+}
+
+module "stack" {
+  source = "../../modules/stack"
+
+  availability_zones    = ["us-east-1a", "us-east-1b"]
+  batch_max_vcpus       = 4
+  enable_pipeline       = true
+  enable_test_hooks     = true
+  enable_vpc_endpoints  = false
+  environment           = "local"
+  force_destroy_buckets = true
+  lambda_zip_dir        = local.lambda_zip_dir
+  log_retention_days    = 7
+  name_prefix           = "farm"
+  tags                  = { CostCenter = "local" }
+  vpc_cidr              = "10.42.0.0/16"
+  worker_image          = "render-worker:local"
+  worker_memory_mib     = 2048
+  worker_vcpu           = 1
+}

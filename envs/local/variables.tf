@@ -1,0 +1,16 @@
+variable "endpoint_url" {
+  description = "Endpoint of the local cloud, published as an output for tests and the CLI (the harness sets TF_VAR_endpoint_url; the provider itself reads AWS_ENDPOINT_URL)."
+  type        = string
+  default     = "http://127.0.0.1:4599"
+
+  validation {
+    condition     = can(regex("^https?://[^/]+/?$", var.endpoint_url))
+    error_message = "endpoint_url must be a URL such as http://127.0.0.1:4599."
+  }
+}
+
+variable "lambda_zip_dir" {
+  description = "Absolute directory of the harness-built Lambda zips (TF_VAR_lambda_zip_dir); empty means <repo>/build/lambdas."
+  type        = string
+  default     = ""
+}

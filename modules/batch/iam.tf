@@ -1,0 +1,111 @@
+data "aws_iam_policy_document" "ecs_tasks_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+# Job role: what the worker itself does (read the spec, write renders, use the scratch file system).
+resource "aws_iam_role" "job" {
+  name               = "${var.name_prefix}-batch-job"
+  description        = "Render worker: read specs, write renders, mount EFS scratch."
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "job" {
+  statement {
+    sid       = "ReadSpecs"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.specs_bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "WriteRenders"
+    actions   = ["s3:PutObject", "s3:GetObject"]
+    resources = ["${var.renders_bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "UseStorageKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.storage_key_arn]
+  }
+
+  statement {
+    sid       = "MountScratch"
+    actions   = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+    resources = [var.efs_file_system_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "elasticfilesystem:AccessPointArn"
+      values   = [var.efs_access_point_arn]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "job" {
+  name   = "render-worker"
+  role   = aws_iam_role.job.id
+  policy = data.aws_iam_policy_document.job.json
+}
+
+# Execution role: what the Fargate agent does before the worker starts (pull the image, ship logs).
+resource "aws_iam_role" "execution" {
+  name               = "${var.name_prefix}-batch-execution"
+  description        = "Fargate agent for render jobs: pull the worker image, write its logs."
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid       = "PullWorkerImage"
+    actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+    resources = [var.repository_arn]
+  }
+
+  statement {
+    # GetAuthorizationToken has no resource-level permissions.
+    sid       = "RegistryLogin"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "WriteWorkerLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.worker.arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "fargate-agent"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+# Only for the local cloud, whose Batch insists that an explicit service role exists (it checks nothing else,
+# and has no AWS managed policies to attach). On AWS the service-linked role AWSServiceRoleForBatch is used.
+data "aws_iam_policy_document" "batch_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["batch.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "service" {
+  count = var.create_service_role ? 1 : 0
+
+  name               = "${var.name_prefix}-batch-service"
+  description        = "AWS Batch service role (local cloud only; AWS uses the service-linked role)."
+  assume_role_policy = data.aws_iam_policy_document.batch_trust.json
+  tags               = var.tags
+}

@@ -1,0 +1,138 @@
+locals {
+  # Fargate Spot first: render children are idempotent and resume from their scratch progress file, so a Spot
+  # interruption costs one retry of the unfinished part of a slice. On-demand Fargate takes the overflow once
+  # the Spot environment is at max_vcpus.
+  compute_environments = {
+    spot      = { type = "FARGATE_SPOT", order = 1 }
+    on_demand = { type = "FARGATE", order = 2 }
+  }
+
+  # evaluateOnExit is matched in order (at most 5 entries). Onpatterns may only end with '*'.
+  retry_conditions = [
+    # A bad spec never gets better: do not retry (docs/contracts.md exit code 65).
+    { action = "EXIT", onExitCode = "65" },
+    # Fargate Spot reclaimed the task (ECS stoppedReason of a Spot interruption).
+    { action = "RETRY", onStatusReason = "Your Spot Task was interrupted*" },
+    # The host went away under the job (AWS Batch's documented host-termination reason).
+    { action = "RETRY", onStatusReason = "Host EC2*" },
+    # Worker's generic failure (S3 throttling, a crash): the retry resumes from the scratch progress file.
+    { action = "RETRY", onExitCode = "1" },
+    # Everything else (out of memory, image pull errors, unknown exits) fails the job at once.
+    { action = "EXIT", onReason = "*" },
+  ]
+
+  environment = concat(
+    [
+      { name = "OUTPUT_KMS_KEY_ID", value = var.storage_key_arn },
+      { name = "SCRATCH_DIR", value = var.scratch_mount_path },
+    ],
+    var.enable_test_hooks ? [{ name = "FARM_TEST_HOOKS", value = "1" }] : [],
+  )
+}
+
+resource "aws_batch_compute_environment" "this" {
+  for_each = local.compute_environments
+
+  compute_environment_name = "${var.name_prefix}-${replace(each.key, "_", "-")}"
+  type                     = "MANAGED"
+  state                    = "ENABLED"
+  service_role             = try(aws_iam_role.service[0].arn, null)
+
+  compute_resources {
+    type               = each.value.type
+    max_vcpus          = var.max_vcpus
+    subnets            = var.subnet_ids
+    security_group_ids = var.security_group_ids
+  }
+
+  tags = var.tags
+}
+
+resource "aws_batch_job_queue" "this" {
+  name     = "${var.name_prefix}-queue"
+  state    = "ENABLED"
+  priority = 1
+
+  dynamic "compute_environment_order" {
+    for_each = local.compute_environments
+    content {
+      order               = compute_environment_order.value.order
+      compute_environment = aws_batch_compute_environment.this[compute_environment_order.key].arn
+    }
+  }
+
+  tags = var.tags
+}
+
+resource "aws_batch_job_definition" "this" {
+  name                  = "${var.name_prefix}-worker"
+  type                  = "container"
+  platform_capabilities = ["FARGATE"]
+  propagate_tags        = true
+
+  timeout {
+    attempt_duration_seconds = var.attempt_duration_seconds
+  }
+
+  retry_strategy {
+    attempts = var.job_attempts
+
+    dynamic "evaluate_on_exit" {
+      for_each = local.retry_conditions
+      content {
+        action           = lower(evaluate_on_exit.value.action)
+        on_exit_code     = try(evaluate_on_exit.value.onExitCode, null)
+        on_reason        = try(evaluate_on_exit.value.onReason, null)
+        on_status_reason = try(evaluate_on_exit.value.onStatusReason, null)
+      }
+    }
+  }
+
+  container_properties = jsonencode({
+    image            = var.worker_image
+    command          = ["python", "-m", "render_worker"]
+    jobRoleArn       = aws_iam_role.job.arn
+    executionRoleArn = aws_iam_role.execution.arn
+    environment      = local.environment
+    resourceRequirements = [
+      { type = "VCPU", value = tostring(var.worker_vcpu) },
+      { type = "MEMORY", value = tostring(var.worker_memory_mib) },
+    ]
+    # Private subnets reach AWS through VPC endpoints, so no public IP; EFS needs platform 1.4.0 or later.
+    networkConfiguration         = { assignPublicIp = "DISABLED" }
+    fargatePlatformConfiguration = { platformVersion = "LATEST" }
+    volumes = [{
+      name = "scratch"
+      efsVolumeConfiguration = {
+        fileSystemId      = var.efs_file_system_id
+        transitEncryption = "ENABLED"
+        authorizationConfig = {
+          accessPointId = var.efs_access_point_id
+          iam           = "ENABLED"
+        }
+      }
+    }]
+    mountPoints = [{
+      sourceVolume  = "scratch"
+      containerPath = var.scratch_mount_path
+      readOnly      = false
+    }]
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        "awslogs-group"         = aws_cloudwatch_log_group.worker.name
+        "awslogs-stream-prefix" = "worker"
+      }
+    }
+  })
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "worker" {
+  #checkov:skip=CKV_AWS_338:Retention is the log_retention_days input, chosen per environment (short for local stacks).
+  name              = "/aws/batch/${var.name_prefix}-worker"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_key_arn
+  tags              = var.tags
+}

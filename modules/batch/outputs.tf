@@ -1,0 +1,39 @@
+output "compute_environment_arns" {
+  description = "ARNs of the compute environments, in queue order (Fargate Spot, then Fargate)."
+  value       = [for k in ["spot", "on_demand"] : aws_batch_compute_environment.this[k].arn]
+}
+
+output "execution_role_arn" {
+  description = "ARN of the Fargate execution role (image pull, logs)."
+  value       = aws_iam_role.execution.arn
+}
+
+output "job_definition_arn" {
+  description = "ARN (with revision) of the worker job definition."
+  value       = aws_batch_job_definition.this.arn
+}
+
+output "job_definition_name" {
+  description = "Name of the worker job definition."
+  value       = aws_batch_job_definition.this.name
+}
+
+output "job_queue_arn" {
+  description = "ARN of the job queue."
+  value       = aws_batch_job_queue.this.arn
+}
+
+output "job_queue_name" {
+  description = "Name of the job queue."
+  value       = aws_batch_job_queue.this.name
+}
+
+output "job_role_arn" {
+  description = "ARN of the worker's job role."
+  value       = aws_iam_role.job.arn
+}
+
+output "log_group_name" {
+  description = "CloudWatch log group of the worker containers."
+  value       = aws_cloudwatch_log_group.worker.name
+}

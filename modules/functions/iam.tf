@@ -1,0 +1,87 @@
+data "aws_iam_policy_document" "trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+# One role per function, each with only what that function does.
+resource "aws_iam_role" "this" {
+  for_each = local.functions
+
+  name               = "${var.name_prefix}-${replace(each.key, "_", "-")}"
+  description        = "Lambda ${each.key}: ${each.value.description}"
+  assume_role_policy = data.aws_iam_policy_document.trust.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "validate_input" {
+  statement {
+    sid       = "ReadSpecs"
+    actions   = ["s3:GetObject"] # also authorises HeadObject
+    resources = ["${var.specs_bucket_arn}/*"]
+  }
+
+  statement {
+    # Without ListBucket a missing key answers 403 instead of 404, and SpecNotFound could not be told apart.
+    sid       = "TellMissingSpecs"
+    actions   = ["s3:ListBucket"]
+    resources = [var.specs_bucket_arn]
+  }
+
+  statement {
+    sid       = "DecryptSpecs"
+    actions   = ["kms:Decrypt"]
+    resources = [var.storage_key_arn]
+  }
+
+  statement {
+    sid       = "WriteLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this["validate_input"].arn}:*"]
+  }
+}
+
+data "aws_iam_policy_document" "publish_results" {
+  statement {
+    sid       = "ListRenders"
+    actions   = ["s3:ListBucket"]
+    resources = [var.renders_bucket_arn]
+  }
+
+  statement {
+    sid       = "ReadAndPublishRenders"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${var.renders_bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "UseStorageKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.storage_key_arn]
+  }
+
+  statement {
+    sid       = "WriteLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this["publish_results"].arn}:*"]
+  }
+}
+
+locals {
+  policies = {
+    validate_input  = data.aws_iam_policy_document.validate_input.json
+    publish_results = data.aws_iam_policy_document.publish_results.json
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  for_each = local.functions
+
+  name   = each.key
+  role   = aws_iam_role.this[each.key].id
+  policy = local.policies[each.key]
+}

@@ -1,0 +1,157 @@
+variable "alias_follows_latest_version" {
+  description = "Point the live alias at each newly published version on apply. Set false when CodeDeploy shifts the alias (the pipeline), so Terraform does not fight it."
+  type        = bool
+  default     = true
+}
+
+variable "default_variants_per_child" {
+  description = "DEFAULT_VARIANTS_PER_CHILD of validate_input: variants one Batch child renders unless the spec overrides it."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.default_variants_per_child >= 1 && floor(var.default_variants_per_child) == var.default_variants_per_child
+    error_message = "default_variants_per_child must be a positive integer."
+  }
+}
+
+variable "functions_key_arn" {
+  description = "KMS key (functions family) encrypting the functions' environment variables."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:", var.functions_key_arn))
+    error_message = "functions_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "lambda_zip_dir" {
+  description = "Directory holding validate_input.zip and publish_results.zip (built by `python -m farm.lambda_zips`)."
+  type        = string
+
+  validation {
+    condition     = length(var.lambda_zip_dir) > 0
+    error_message = "lambda_zip_dir must not be empty."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the functions' log groups."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "logs_key_arn" {
+  description = "KMS key (logs family) encrypting the functions' log groups."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:", var.logs_key_arn))
+    error_message = "logs_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "max_spec_bytes" {
+  description = "MAX_SPEC_BYTES of validate_input: larger specs fail with SpecTooLarge."
+  type        = number
+  default     = 67108864
+
+  validation {
+    condition     = var.max_spec_bytes >= 1024
+    error_message = "max_spec_bytes must be at least 1024."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of the function names (<name_prefix>-validate-input, <name_prefix>-publish-results)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.name_prefix))
+    error_message = "name_prefix must be 2-31 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "renders_bucket" {
+  description = "Name of the renders bucket (RENDERS_BUCKET of both functions)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.renders_bucket))
+    error_message = "renders_bucket must be a valid S3 bucket name."
+  }
+}
+
+variable "renders_bucket_arn" {
+  description = "ARN of the renders bucket publish_results lists, reads and writes."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:s3:::", var.renders_bucket_arn))
+    error_message = "renders_bucket_arn must be an S3 bucket ARN."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions per function; null leaves them unreserved (the account pool)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.reserved_concurrency == null || try(var.reserved_concurrency >= 1, false)
+    error_message = "reserved_concurrency must be null or at least 1."
+  }
+}
+
+variable "runtime" {
+  description = "Lambda runtime of both functions."
+  type        = string
+  default     = "python3.11"
+
+  validation {
+    condition     = can(regex("^python3\\.[0-9]+$", var.runtime))
+    error_message = "runtime must be a Python runtime such as python3.11."
+  }
+}
+
+variable "specs_bucket_arn" {
+  description = "ARN of the specs bucket validate_input reads."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:s3:::", var.specs_bucket_arn))
+    error_message = "specs_bucket_arn must be an S3 bucket ARN."
+  }
+}
+
+variable "storage_key_arn" {
+  description = "KMS key (storage family): decrypts specs and part records, encrypts the manifest and gallery (OUTPUT_KMS_KEY_ID)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:", var.storage_key_arn))
+    error_message = "storage_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "tracing_mode" {
+  description = "X-Ray tracing mode (Active or PassThrough); null turns tracing off."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.tracing_mode == null || contains(["Active", "PassThrough"], coalesce(var.tracing_mode, "Active"))
+    error_message = "tracing_mode must be null, Active or PassThrough."
+  }
+}

@@ -1,0 +1,101 @@
+# Each queue admits SendMessage from its own topic only (aws:SourceArn), and nothing over plain HTTP.
+data "aws_iam_policy_document" "queue" {
+  for_each = {
+    notifications = { queue_arn = aws_sqs_queue.notifications.arn, topic_arn = aws_sns_topic.this["completion"].arn }
+    failure       = { queue_arn = aws_sqs_queue.failure.arn, topic_arn = aws_sns_topic.this["failure"].arn }
+  }
+
+  statement {
+    sid       = "TopicDelivers"
+    actions   = ["sqs:SendMessage"]
+    resources = [each.value.queue_arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["sns.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [each.value.topic_arn]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [each.value.queue_arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "notifications" {
+  queue_url = aws_sqs_queue.notifications.id
+  policy    = data.aws_iam_policy_document.queue["notifications"].json
+}
+
+resource "aws_sqs_queue_policy" "failure" {
+  queue_url = aws_sqs_queue.failure.id
+  policy    = data.aws_iam_policy_document.queue["failure"].json
+}
+
+# Topics accept publishes from this account's principals only (the workflow role), over TLS.
+data "aws_caller_identity" "current" {}
+
+data "aws_iam_policy_document" "topic" {
+  for_each = aws_sns_topic.this
+
+  statement {
+    sid       = "AccountPublishes"
+    actions   = ["sns:Publish"]
+    resources = [each.value.arn]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:PrincipalAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sns:Publish"]
+    resources = [each.value.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "this" {
+  for_each = aws_sns_topic.this
+
+  arn    = each.value.arn
+  policy = data.aws_iam_policy_document.topic[each.key].json
+}

@@ -1,0 +1,78 @@
+locals {
+  # Both projects run the repository's own buildspecs (deploy/), which call the same nox sessions a developer does.
+  projects = {
+    test = {
+      description = "Lint and unit tests (./noxw -s lint unit)."
+      timeout     = 30
+      variables   = {}
+    }
+    deploy = {
+      description = "Plan and apply envs/aws (./noxw -s plan/deploy -- aws), then shift the Lambda aliases with CodeDeploy."
+      timeout     = 60
+      variables = {
+        TF_STATE_BUCKET        = local.state_bucket
+        TF_STATE_KEY           = var.terraform_state_key
+        CODEDEPLOY_APPLICATION = aws_codedeploy_app.this.name
+        CODEDEPLOY_GROUP       = aws_codedeploy_deployment_group.this.deployment_group_name
+        LAMBDA_FUNCTION_NAMES  = join(",", values(var.function_names))
+        LAMBDA_ALIAS           = "live"
+        TF_IN_AUTOMATION       = "1"
+        TF_INPUT               = "0"
+        FARM_ENV               = "aws"
+      }
+    }
+  }
+}
+
+resource "aws_cloudwatch_log_group" "build" {
+  #checkov:skip=CKV_AWS_338:Retention is the log_retention_days input, chosen per environment (short for local stacks).
+  for_each = local.projects
+
+  name              = "/aws/codebuild/${var.name_prefix}-${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_key_arn
+  tags              = var.tags
+}
+
+resource "aws_codebuild_project" "this" {
+  for_each = local.projects
+
+  name           = "${var.name_prefix}-${each.key}"
+  description    = each.value.description
+  service_role   = aws_iam_role.build[each.key].arn
+  encryption_key = var.storage_key_arn
+  build_timeout  = each.value.timeout
+
+  source {
+    type      = "CODEPIPELINE"
+    buildspec = "deploy/buildspec-${each.key}.yml"
+  }
+
+  artifacts {
+    type = "CODEPIPELINE"
+  }
+
+  environment {
+    compute_type                = "BUILD_GENERAL1_SMALL"
+    image                       = var.build_image
+    type                        = "LINUX_CONTAINER"
+    image_pull_credentials_type = "CODEBUILD"
+    privileged_mode             = false
+
+    dynamic "environment_variable" {
+      for_each = each.value.variables
+      content {
+        name  = environment_variable.key
+        value = environment_variable.value
+      }
+    }
+  }
+
+  logs_config {
+    cloudwatch_logs {
+      group_name = aws_cloudwatch_log_group.build[each.key].name
+    }
+  }
+
+  tags = var.tags
+}

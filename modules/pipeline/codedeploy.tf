@@ -1,0 +1,26 @@
+# CodeDeploy moves each function's `live` alias to the version the deploy stage published, all at once,
+# and rolls back if the deployment fails. The deploy buildspec creates one deployment per function.
+resource "aws_codedeploy_app" "this" {
+  name             = "${var.name_prefix}-functions"
+  compute_platform = "Lambda"
+  tags             = var.tags
+}
+
+resource "aws_codedeploy_deployment_group" "this" {
+  app_name               = aws_codedeploy_app.this.name
+  deployment_group_name  = "${var.name_prefix}-live-aliases"
+  service_role_arn       = aws_iam_role.codedeploy.arn
+  deployment_config_name = "CodeDeployDefault.LambdaAllAtOnce"
+
+  deployment_style {
+    deployment_option = "WITH_TRAFFIC_CONTROL"
+    deployment_type   = "BLUE_GREEN"
+  }
+
+  auto_rollback_configuration {
+    enabled = true
+    events  = ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"]
+  }
+
+  tags = var.tags
+}

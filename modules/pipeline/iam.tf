@@ -1,0 +1,227 @@
+locals {
+  project_arns = { for k, p in aws_codebuild_project.this : k => p.arn }
+  alias_arns   = [for arn in values(local.function_arns) : "${arn}:*"]
+}
+
+# --- CodePipeline ---------------------------------------------------------------------------------------------
+data "aws_iam_policy_document" "pipeline_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["codepipeline.amazonaws.com"] # one string: a list here is rejected by CodePipeline
+    }
+  }
+}
+
+resource "aws_iam_role" "pipeline" {
+  name               = "${var.name_prefix}-pipeline"
+  description        = "CodePipeline: read the repository, run the two CodeBuild projects, use the artifact store."
+  assume_role_policy = data.aws_iam_policy_document.pipeline_trust.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "pipeline" {
+  statement {
+    sid       = "ArtifactObjects"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
+    resources = ["${var.artifacts_bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "ArtifactBucket"
+    actions   = ["s3:GetBucketVersioning", "s3:GetBucketLocation"]
+    resources = [var.artifacts_bucket_arn]
+  }
+
+  statement {
+    sid       = "ArtifactKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.storage_key_arn]
+  }
+
+  statement {
+    sid = "ReadSource"
+    actions = [
+      "codecommit:GetBranch",
+      "codecommit:GetCommit",
+      "codecommit:UploadArchive",
+      "codecommit:GetUploadArchiveStatus",
+      "codecommit:CancelUploadArchive",
+    ]
+    resources = [aws_codecommit_repository.this.arn]
+  }
+
+  statement {
+    sid       = "RunBuilds"
+    actions   = ["codebuild:StartBuild", "codebuild:BatchGetBuilds"]
+    resources = values(local.project_arns)
+  }
+}
+
+resource "aws_iam_role_policy" "pipeline" {
+  name   = "pipeline"
+  role   = aws_iam_role.pipeline.id
+  policy = data.aws_iam_policy_document.pipeline.json
+}
+
+# --- CodeBuild (one role per project) -------------------------------------------------------------------------
+data "aws_iam_policy_document" "build_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["codebuild.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "build" {
+  for_each = local.projects
+
+  name               = "${var.name_prefix}-build-${each.key}"
+  description        = "CodeBuild ${each.key}: ${each.value.description}"
+  assume_role_policy = data.aws_iam_policy_document.build_trust.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "build" {
+  for_each = local.projects
+
+  statement {
+    sid       = "WriteBuildLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.build[each.key].arn}:*"]
+  }
+
+  statement {
+    sid       = "ReadSourceArtifact"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
+    resources = ["${var.artifacts_bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "ArtifactKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.storage_key_arn]
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "deploy" ? [1] : []
+    content {
+      sid       = "TerraformStateObjects"
+      actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+      resources = ["arn:${local.partition}:s3:::${local.state_bucket}/${var.terraform_state_key}", "arn:${local.partition}:s3:::${local.state_bucket}/${var.terraform_state_key}.tflock"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "deploy" ? [1] : []
+    content {
+      sid       = "TerraformStateBucket"
+      actions   = ["s3:ListBucket"]
+      resources = ["arn:${local.partition}:s3:::${local.state_bucket}"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "deploy" ? [1] : []
+    content {
+      sid       = "FindVersionsToShift"
+      actions   = ["lambda:GetAlias", "lambda:ListVersionsByFunction"]
+      resources = concat(values(local.function_arns), local.alias_arns)
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "deploy" ? [1] : []
+    content {
+      sid     = "ShiftAliases"
+      actions = ["codedeploy:CreateDeployment", "codedeploy:GetDeployment", "codedeploy:GetDeploymentConfig", "codedeploy:GetApplicationRevision", "codedeploy:RegisterApplicationRevision"]
+      resources = [
+        aws_codedeploy_app.this.arn,
+        "arn:${local.partition}:codedeploy:${local.region}:${local.account_id}:deploymentgroup:${aws_codedeploy_app.this.name}/${aws_codedeploy_deployment_group.this.deployment_group_name}",
+        "arn:${local.partition}:codedeploy:${local.region}:${local.account_id}:deploymentconfig:CodeDeployDefault.LambdaAllAtOnce",
+      ]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "build" {
+  for_each = local.projects
+
+  name   = "build-${each.key}"
+  role   = aws_iam_role.build[each.key].id
+  policy = data.aws_iam_policy_document.build[each.key].json
+}
+
+# What `terraform apply` of the whole stack needs is granted by the platform team's own deployer policies.
+resource "aws_iam_role_policy_attachment" "deploy" {
+  for_each = toset(var.deploy_policy_arns)
+
+  role       = aws_iam_role.build["deploy"].name
+  policy_arn = each.value
+}
+
+# --- CodeDeploy -----------------------------------------------------------------------------------------------
+data "aws_iam_policy_document" "codedeploy_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["codedeploy.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "codedeploy" {
+  name               = "${var.name_prefix}-codedeploy"
+  description        = "CodeDeploy: shift the functions' live aliases."
+  assume_role_policy = data.aws_iam_policy_document.codedeploy_trust.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "codedeploy" {
+  statement {
+    sid       = "ShiftAliases"
+    actions   = ["lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetProvisionedConcurrencyConfig"]
+    resources = concat(values(local.function_arns), local.alias_arns)
+  }
+}
+
+resource "aws_iam_role_policy" "codedeploy" {
+  name   = "shift-aliases"
+  role   = aws_iam_role.codedeploy.id
+  policy = data.aws_iam_policy_document.codedeploy.json
+}
+
+# --- EventBridge trigger --------------------------------------------------------------------------------------
+data "aws_iam_policy_document" "trigger_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "trigger" {
+  name               = "${var.name_prefix}-pipeline-trigger"
+  description        = "EventBridge: start the pipeline on pushes."
+  assume_role_policy = data.aws_iam_policy_document.trigger_trust.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "trigger" {
+  statement {
+    actions   = ["codepipeline:StartPipelineExecution"]
+    resources = [aws_codepipeline.this.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "trigger" {
+  name   = "start-pipeline"
+  role   = aws_iam_role.trigger.id
+  policy = data.aws_iam_policy_document.trigger.json
+}

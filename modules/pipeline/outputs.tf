@@ -1,0 +1,39 @@
+output "codebuild_project_names" {
+  description = "CodeBuild project names, by purpose (test, deploy)."
+  value       = { for k, p in aws_codebuild_project.this : k => p.name }
+}
+
+output "codedeploy_application_name" {
+  description = "CodeDeploy (Lambda) application shifting the live aliases."
+  value       = aws_codedeploy_app.this.name
+}
+
+output "codedeploy_deployment_group_name" {
+  description = "CodeDeploy deployment group (CodeDeployDefault.LambdaAllAtOnce)."
+  value       = aws_codedeploy_deployment_group.this.deployment_group_name
+}
+
+output "deploy_role_name" {
+  description = "Role of the deploy project; attach the deployer policies terraform apply needs (or use deploy_policy_arns)."
+  value       = aws_iam_role.build["deploy"].name
+}
+
+output "pipeline_arn" {
+  description = "ARN of the pipeline."
+  value       = aws_codepipeline.this.arn
+}
+
+output "pipeline_name" {
+  description = "Name of the pipeline."
+  value       = aws_codepipeline.this.name
+}
+
+output "repository_clone_url_http" {
+  description = "HTTPS clone URL of the CodeCommit repository."
+  value       = aws_codecommit_repository.this.clone_url_http
+}
+
+output "repository_name" {
+  description = "Name of the CodeCommit repository."
+  value       = aws_codecommit_repository.this.repository_name
+}

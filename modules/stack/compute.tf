@@ -1,0 +1,86 @@
+# Compute half of the stack: Batch (the render engine), the two Lambdas, the state machine that ties them
+# together, and the CI/CD pipeline. Foundation modules are in main.tf.
+locals {
+  # On aws with a pipeline, CodeDeploy owns the `live` aliases (AllAtOnce shift after each deploy); everywhere
+  # else an apply moves them to the newly published versions itself.
+  codedeploy_owns_aliases = var.enable_pipeline && var.environment == "aws"
+}
+
+module "batch" {
+  source = "../batch"
+
+  attempt_duration_seconds = var.job_attempt_duration_seconds
+  # The local cloud's Batch insists on an explicit service role; AWS uses its service-linked role.
+  create_service_role  = var.environment == "local"
+  efs_access_point_arn = module.efs.access_point_arn
+  efs_access_point_id  = module.efs.access_point_id
+  efs_file_system_arn  = module.efs.file_system_arn
+  efs_file_system_id   = module.efs.file_system_id
+  enable_test_hooks    = var.enable_test_hooks
+  job_attempts         = var.job_attempts
+  log_retention_days   = var.log_retention_days
+  logs_key_arn         = module.kms.key_arns["logs"]
+  max_vcpus            = var.batch_max_vcpus
+  name_prefix          = var.name_prefix
+  renders_bucket_arn   = module.storage.renders_bucket_arn
+  repository_arn       = module.ecr.repository_arn
+  scratch_mount_path   = var.scratch_mount_path
+  security_group_ids   = [module.network.batch_security_group_id]
+  specs_bucket_arn     = module.storage.specs_bucket_arn
+  storage_key_arn      = module.kms.key_arns["storage"]
+  subnet_ids           = module.network.private_subnet_ids
+  tags                 = local.tags
+  worker_image         = var.worker_image
+  worker_memory_mib    = var.worker_memory_mib
+  worker_vcpu          = var.worker_vcpu
+}
+
+module "functions" {
+  source = "../functions"
+
+  alias_follows_latest_version = !local.codedeploy_owns_aliases
+  default_variants_per_child   = var.default_variants_per_child
+  functions_key_arn            = module.kms.key_arns["functions"]
+  lambda_zip_dir               = var.lambda_zip_dir
+  log_retention_days           = var.log_retention_days
+  logs_key_arn                 = module.kms.key_arns["logs"]
+  max_spec_bytes               = var.max_spec_bytes
+  name_prefix                  = var.name_prefix
+  renders_bucket               = module.storage.renders_bucket
+  renders_bucket_arn           = module.storage.renders_bucket_arn
+  runtime                      = var.lambda_runtime
+  specs_bucket_arn             = module.storage.specs_bucket_arn
+  storage_key_arn              = module.kms.key_arns["storage"]
+  tags                         = local.tags
+}
+
+module "workflow" {
+  source = "../workflow"
+
+  completion_topic_arn  = module.notify.completion_topic_arn
+  failure_topic_arn     = module.notify.failure_topic_arn
+  job_definition_arn    = module.batch.job_definition_arn
+  job_queue_arn         = module.batch.job_queue_arn
+  log_retention_days    = var.log_retention_days
+  logs_key_arn          = module.kms.key_arns["logs"]
+  messaging_key_arn     = module.kms.key_arns["messaging"]
+  name_prefix           = var.name_prefix
+  publish_function_arn  = module.functions.alias_arns["publish_results"]
+  tags                  = local.tags
+  validate_function_arn = module.functions.alias_arns["validate_input"]
+}
+
+module "pipeline" {
+  source = "../pipeline"
+  count  = var.enable_pipeline ? 1 : 0
+
+  artifacts_bucket     = module.storage.artifacts_bucket
+  artifacts_bucket_arn = module.storage.artifacts_bucket_arn
+  branch               = var.pipeline_branch
+  function_names       = module.functions.function_names
+  log_retention_days   = var.log_retention_days
+  logs_key_arn         = module.kms.key_arns["logs"]
+  name_prefix          = var.name_prefix
+  storage_key_arn      = module.kms.key_arns["storage"]
+  tags                 = local.tags
+}

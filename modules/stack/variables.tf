@@ -1,0 +1,209 @@
+variable "availability_zones" {
+  description = "Availability zones of the private subnets (at least two)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.availability_zones) >= 2
+    error_message = "availability_zones must list at least two zones."
+  }
+}
+
+variable "batch_max_vcpus" {
+  description = "Upper bound of vCPUs each Batch compute environment (Fargate, Fargate Spot) may run at once."
+  type        = number
+
+  validation {
+    condition     = var.batch_max_vcpus >= 1 && floor(var.batch_max_vcpus) == var.batch_max_vcpus
+    error_message = "batch_max_vcpus must be a positive integer."
+  }
+}
+
+variable "default_variants_per_child" {
+  description = "Variants each array child renders when the spec does not say (ValidateInput's DEFAULT_VARIANTS_PER_CHILD)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.default_variants_per_child >= 1 && floor(var.default_variants_per_child) == var.default_variants_per_child
+    error_message = "default_variants_per_child must be a positive integer."
+  }
+}
+
+variable "enable_pipeline" {
+  description = "Create the CodeCommit -> CodeBuild -> CodeDeploy pipeline."
+  type        = bool
+  default     = true
+}
+
+variable "enable_test_hooks" {
+  description = "Set FARM_TEST_HOOKS=1 in the job definition (CRASH- SKUs fail). Local test stacks only, never aws."
+  type        = bool
+  default     = false
+}
+
+variable "enable_vpc_endpoints" {
+  description = "Create S3/ECR/Logs/STS VPC endpoints so jobs need no NAT (real AWS; the local cloud needs none)."
+  type        = bool
+}
+
+variable "environment" {
+  description = "Which environment this stack is: local (the embedded cloud) or aws."
+  type        = string
+
+  validation {
+    condition     = contains(["local", "aws"], var.environment)
+    error_message = "environment must be local or aws."
+  }
+}
+
+variable "force_destroy_buckets" {
+  description = "Let destroy remove buckets and the image repository while they still hold objects (local stacks)."
+  type        = bool
+  default     = false
+}
+
+variable "job_attempt_duration_seconds" {
+  description = "Timeout of one Batch job attempt, in seconds."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.job_attempt_duration_seconds >= 60
+    error_message = "job_attempt_duration_seconds must be at least 60 (the Batch minimum)."
+  }
+}
+
+variable "job_attempts" {
+  description = "Batch retryStrategy attempts per job or array child (1-10)."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.job_attempts >= 1 && var.job_attempts <= 10 && floor(var.job_attempts) == var.job_attempts
+    error_message = "job_attempts must be an integer from 1 to 10."
+  }
+}
+
+variable "lambda_runtime" {
+  description = "Python runtime of the Lambdas."
+  type        = string
+  default     = "python3.12"
+
+  validation {
+    condition     = can(regex("^python3\\.[0-9]+$", var.lambda_runtime))
+    error_message = "lambda_runtime must be a Python runtime such as python3.12."
+  }
+}
+
+variable "lambda_zip_dir" {
+  description = "Directory holding validate_input.zip and publish_results.zip, built by the harness (python -m farm.lambda_zips)."
+  type        = string
+
+  validation {
+    condition     = length(var.lambda_zip_dir) > 0
+    error_message = "lambda_zip_dir must name the directory of the harness-built Lambda zips."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group, in days (a value CloudWatch Logs accepts)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "max_spec_bytes" {
+  description = "Largest catalog spec ValidateInput accepts, in bytes."
+  type        = number
+  default     = 67108864
+
+  validation {
+    condition     = var.max_spec_bytes >= 1024 && var.max_spec_bytes <= 1073741824
+    error_message = "max_spec_bytes must be between 1 KiB and 1 GiB."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name; keep it short (bucket names add account and region)."
+  type        = string
+  default     = "farm"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.name_prefix))
+    error_message = "name_prefix must be 2-21 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "pipeline_branch" {
+  description = "Repository branch the CI/CD pipeline builds and deploys."
+  type        = string
+  default     = "main"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/-]{1,100}$", var.pipeline_branch))
+    error_message = "pipeline_branch must be a plain branch name."
+  }
+}
+
+variable "scratch_mount_path" {
+  description = "Where jobs mount the EFS scratch access point (the worker's SCRATCH_DIR)."
+  type        = string
+  default     = "/mnt/scratch"
+
+  validation {
+    condition     = can(regex("^/[A-Za-z0-9._/-]+$", var.scratch_mount_path))
+    error_message = "scratch_mount_path must be an absolute path."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource (Environment and Stack are added here)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "vpc_cidr" {
+  description = "CIDR block of the farm's VPC."
+  type        = string
+
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr, 0))
+    error_message = "vpc_cidr must be an IPv4 CIDR block."
+  }
+}
+
+variable "worker_image" {
+  description = "Container image of the render worker (ECR URI on aws; any label locally, where jobs run as processes)."
+  type        = string
+
+  validation {
+    condition     = length(var.worker_image) > 0
+    error_message = "worker_image must not be empty."
+  }
+}
+
+variable "worker_memory_mib" {
+  description = "Memory of one render job, in MiB (must pair with worker_vcpu as Fargate allows)."
+  type        = number
+  default     = 2048
+
+  validation {
+    condition     = var.worker_memory_mib >= 512 && var.worker_memory_mib <= 122880
+    error_message = "worker_memory_mib must be between 512 and 122880."
+  }
+}
+
+variable "worker_vcpu" {
+  description = "vCPUs of one render job (Fargate: 0.25, 0.5, 1, 2, 4, 8 or 16)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = contains([0.25, 0.5, 1, 2, 4, 8, 16], var.worker_vcpu)
+    error_message = "worker_vcpu must be one of the Fargate sizes: 0.25, 0.5, 1, 2, 4, 8, 16."
+  }
+}

@@ -1,0 +1,105 @@
+locals {
+  region     = data.aws_region.current.name
+  account_id = data.aws_caller_identity.current.account_id
+  # The managed rule Step Functions creates in this account to learn when a .sync Batch job ends.
+  batch_sync_rule_arn = "arn:${data.aws_partition.current.partition}:events:${local.region}:${local.account_id}:rule/StepFunctionsGetEventsForBatchJobsRule"
+}
+
+data "aws_iam_policy_document" "trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+    # Confused-deputy guard: only state machines of this account may assume the role.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name               = "${var.name_prefix}-render-workflow"
+  description        = "Render workflow: invoke the two function aliases, run Batch jobs, publish notifications."
+  assume_role_policy = data.aws_iam_policy_document.trust.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "this" {
+  statement {
+    sid       = "InvokeFunctionAliases"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [var.validate_function_arn, var.publish_function_arn]
+  }
+
+  statement {
+    sid       = "SubmitRenderJobs"
+    actions   = ["batch:SubmitJob"]
+    resources = [var.job_queue_arn, var.job_definition_arn]
+  }
+
+  statement {
+    # DescribeJobs has no resource-level permissions; TerminateJob is scoped to jobs of this account.
+    sid       = "FollowRenderJobs"
+    actions   = ["batch:DescribeJobs"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "StopRenderJobs"
+    actions   = ["batch:TerminateJob"]
+    resources = ["arn:${data.aws_partition.current.partition}:batch:${local.region}:${local.account_id}:job/*"]
+  }
+
+  statement {
+    sid       = "BatchSyncEventsRule"
+    actions   = ["events:PutTargets", "events:PutRule", "events:DescribeRule"]
+    resources = [local.batch_sync_rule_arn]
+  }
+
+  statement {
+    sid       = "PublishNotifications"
+    actions   = ["sns:Publish"]
+    resources = [var.completion_topic_arn, var.failure_topic_arn]
+  }
+
+  statement {
+    sid       = "UseMessagingKey"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [var.messaging_key_arn]
+  }
+
+  statement {
+    # CloudWatch Logs delivery APIs have no resource-level permissions (AWS documents "*").
+    sid = "DeliverExecutionLogs"
+    actions = [
+      "logs:CreateLogDelivery",
+      "logs:GetLogDelivery",
+      "logs:UpdateLogDelivery",
+      "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries",
+      "logs:PutResourcePolicy",
+      "logs:DescribeResourcePolicies",
+      "logs:DescribeLogGroups",
+    ]
+    resources = ["*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.tracing_enabled ? [1] : []
+    content {
+      sid       = "WriteTraces"
+      actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+      resources = ["*"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "render-workflow"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.this.json
+}

@@ -1,0 +1,123 @@
+variable "completion_topic_arn" {
+  description = "SNS topic NotifySuccess publishes the completion message to."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:sns:", var.completion_topic_arn))
+    error_message = "completion_topic_arn must be an SNS topic ARN."
+  }
+}
+
+variable "failure_topic_arn" {
+  description = "SNS topic NotifyFailure publishes the failure message to."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:sns:", var.failure_topic_arn))
+    error_message = "failure_topic_arn must be an SNS topic ARN."
+  }
+}
+
+variable "job_definition_arn" {
+  description = "Batch job definition (ARN with revision) the Render states submit."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:batch:.*:job-definition/", var.job_definition_arn))
+    error_message = "job_definition_arn must be a Batch job definition ARN."
+  }
+}
+
+variable "job_queue_arn" {
+  description = "Batch job queue the Render states submit to."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:batch:.*:job-queue/", var.job_queue_arn))
+    error_message = "job_queue_arn must be a Batch job queue ARN."
+  }
+}
+
+variable "log_level" {
+  description = "Execution log level (ALL, ERROR, FATAL or OFF). Execution data is never logged: specs may be confidential."
+  type        = string
+  default     = "ERROR"
+
+  validation {
+    condition     = contains(["ALL", "ERROR", "FATAL", "OFF"], var.log_level)
+    error_message = "log_level must be ALL, ERROR, FATAL or OFF."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the state machine's log group."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "logs_key_arn" {
+  description = "KMS key (logs family) encrypting the state machine's log group."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:", var.logs_key_arn))
+    error_message = "logs_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "messaging_key_arn" {
+  description = "KMS key (messaging family) of the SNS topics; publishing to them needs it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:", var.messaging_key_arn))
+    error_message = "messaging_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of the state machine, role and log group names."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.name_prefix))
+    error_message = "name_prefix must be 2-31 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "publish_function_arn" {
+  description = "ARN of the publish_results `live` alias (what PublishResults invokes)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:lambda:.*:function:[^:]+:[A-Za-z0-9_-]+$", var.publish_function_arn))
+    error_message = "publish_function_arn must be a qualified (alias) Lambda function ARN."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "tracing_enabled" {
+  description = "X-Ray tracing of executions."
+  type        = bool
+  default     = false
+}
+
+variable "validate_function_arn" {
+  description = "ARN of the validate_input `live` alias (what ValidateInput invokes)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:lambda:.*:function:[^:]+:[A-Za-z0-9_-]+$", var.validate_function_arn))
+    error_message = "validate_function_arn must be a qualified (alias) Lambda function ARN."
+  }
+}
