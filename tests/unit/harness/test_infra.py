@@ -1,0 +1,143 @@
+"""farm.infra's decisions that need no Terraform: stale local state, offline review roots, credentials."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from farm import infra, terraform
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    monkeypatch.setenv("FARM_STATE_DIR", str(tmp_path / "state"))
+    workspace = terraform.Workspace(env="local", root=tmp_path)
+    workspace.dir.mkdir(parents=True)
+    workspace.state_file.write_text('{"resources": [{"type": "aws_s3_bucket"}]}')
+    return workspace
+
+
+def test_state_from_another_boot_is_discarded(ws):
+    ws.boot_id_file.write_text("old-boot\n")
+    assert infra.discard_stale_state(ws, "new-boot")
+    assert not ws.state_file.exists() and not ws.boot_id_file.exists()
+
+
+def test_state_without_a_recorded_boot_is_discarded(ws):
+    assert infra.discard_stale_state(ws, "new-boot")
+    assert not ws.state_file.exists()
+
+
+def test_state_of_the_running_boot_is_kept(ws):
+    ws.boot_id_file.write_text("same\n")
+    assert not infra.discard_stale_state(ws, "same")
+    assert ws.state_file.exists()
+
+
+def test_offline_root_gets_a_local_backend_and_sample_vars_without_harness_paths(tmp_path):
+    (tmp_path / "providers.tf").write_text('provider "aws" {\n  region = var.region\n}\n')
+    (tmp_path / "terraform.tfvars.example").write_text('region = "us-east-1"\nlambda_zip_dir = "/path/to"\n')
+    infra.prepare_offline_root(tmp_path)
+    override = (tmp_path / "backend_override.tf").read_text()
+    assert 'backend "local" {}' in override
+    assert "s3_use_path_style = true" in override
+    review = (tmp_path / "review-terraform.auto.tfvars").read_text()
+    assert 'region = "us-east-1"' in review
+    assert "lambda_zip_dir" not in review
+
+
+def test_offline_root_without_provider_block_gets_no_provider_override(tmp_path):
+    (tmp_path / "main.tf").write_text("locals {}\n")
+    infra.prepare_offline_root(tmp_path)
+    assert "provider" not in (tmp_path / "backend_override.tf").read_text()
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"AWS_PROFILE": "prod"}, True),
+        ({"AWS_ACCESS_KEY_ID": "AKIA"}, True),
+        ({"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/creds"}, True),
+        ({}, False),
+    ],
+)
+def test_has_credentials(tmp_path, environ, expected):
+    environ = {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), **environ}
+    assert infra.has_credentials(environ) is expected
+
+
+def test_account_env_without_backend_config_is_refused(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIA")
+    monkeypatch.delenv("FARM_BACKEND_CONFIG", raising=False)
+    with pytest.raises(infra.DeployError, match="FARM_BACKEND_CONFIG"):
+        infra.deploy("aws")
+
+
+class _Calls:
+    """Stands in for Terraform: fails the first `fail_first` applies, records each boot id applied against."""
+
+    def __init__(self, fail_first: int):
+        self.fail_first = fail_first
+        self.boots: list[str | None] = []
+
+    def apply(self, env, ws, boot_id):
+        self.boots.append(boot_id)
+        if len(self.boots) <= self.fail_first:
+            raise terraform.TerraformError("terraform apply failed in envs/local (exit 1)\nalready exists")
+        return 1.0
+
+
+def _stub_cloud(monkeypatch, downs: list[int]) -> None:
+    monkeypatch.setattr(infra, "_localcloud", lambda: SimpleNamespace(down=lambda: downs.append(1)))
+    monkeypatch.setattr(infra, "start_local_cloud", lambda: ("http://127.0.0.1:1", "boot-2"))
+    monkeypatch.setattr(terraform.Workspace, "outputs", lambda self: {})
+
+
+def test_a_failed_local_apply_restarts_the_cloud_and_applies_once_more(ws, monkeypatch):
+    calls, downs = _Calls(fail_first=1), []
+    monkeypatch.setattr(infra, "_apply", calls.apply)
+    _stub_cloud(monkeypatch, downs)
+    infra._deploy_locked("local", ws, "boot-1")
+    assert calls.boots == ["boot-1", "boot-2"]
+    assert downs == [1]
+    assert ws.endpoint_url == "http://127.0.0.1:1"
+
+
+def test_a_second_failure_is_reported_not_retried_forever(ws, monkeypatch):
+    calls, downs = _Calls(fail_first=2), []
+    monkeypatch.setattr(infra, "_apply", calls.apply)
+    _stub_cloud(monkeypatch, downs)
+    with pytest.raises(terraform.TerraformError):
+        infra._deploy_locked("local", ws, "boot-1")
+    assert calls.boots == ["boot-1", "boot-2"]
+
+
+def test_a_failed_apply_on_an_account_is_not_retried(ws, monkeypatch):
+    calls, downs = _Calls(fail_first=1), []
+    monkeypatch.setattr(infra, "_apply", calls.apply)
+    _stub_cloud(monkeypatch, downs)
+    with pytest.raises(terraform.TerraformError):
+        infra._deploy_locked("aws", ws, None)
+    assert downs == []
+
+
+@pytest.mark.parametrize("succeeds", [True, False])
+def test_only_a_complete_apply_marks_the_boot_as_applied(ws, monkeypatch, succeeds):
+    ws.boot_id_file.write_text("boot-1\n")
+    monkeypatch.setattr(infra, "build_zips", lambda env: ws.root)
+    monkeypatch.setattr(terraform.Workspace, "init", lambda self: True)
+
+    def run(self, *args, **kwargs):
+        if not succeeds:
+            raise terraform.TerraformError("terraform apply failed")
+
+    monkeypatch.setattr(terraform.Workspace, "run", run)
+    if succeeds:
+        infra._apply("local", ws, "boot-1")
+        assert ws.applied_file.read_text().strip() == "boot-1"
+    else:
+        with pytest.raises(terraform.TerraformError):
+            infra._apply("local", ws, "boot-1")
+        assert not ws.applied_file.exists()
+        assert ws.state_file.exists()  # the half-applied state is kept: it belongs to this boot

@@ -1,0 +1,124 @@
+"""The Terraform runner's pure parts: mirror detection, CLI config, init fingerprint, environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from farm import terraform
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    path = tmp_path / "plugins"
+    (path / "registry.terraform.io" / "hashicorp" / "aws").mkdir(parents=True)
+    return path
+
+
+def test_mirror_from_environment_wins(mirror, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    assert terraform.find_mirror({"FARM_TF_PLUGIN_MIRROR": str(other)}, default=mirror) == other
+
+
+def test_mirror_from_environment_must_exist(tmp_path):
+    with pytest.raises(terraform.TerraformError, match="not a directory"):
+        terraform.find_mirror({"FARM_TF_PLUGIN_MIRROR": str(tmp_path / "missing")})
+
+
+def test_default_mirror_needs_the_aws_provider(mirror, tmp_path):
+    assert terraform.find_mirror({}, default=mirror) == mirror
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert terraform.find_mirror({}, default=empty) is None
+
+
+def test_cli_config_with_mirror_includes_and_excludes_hashicorp(mirror):
+    text = terraform.cli_config_text(mirror)
+    assert f'path    = "{mirror}"' in text
+    assert text.count('["registry.terraform.io/hashicorp/*"]') == 2
+    assert "filesystem_mirror" in text and "direct" in text
+
+
+def test_cli_config_without_mirror_uses_the_registry():
+    text = terraform.cli_config_text(None)
+    assert "provider_installation" not in text
+
+
+def test_cli_config_written_under_state_dir(mirror, tmp_path):
+    state = tmp_path / "state"
+    path = terraform.write_cli_config({"FARM_STATE_DIR": str(state), "FARM_TF_PLUGIN_MIRROR": str(mirror)})
+    assert path == state / "terraformrc"
+    assert str(mirror) in path.read_text()
+
+
+def test_fingerprint_follows_tf_files_and_lock_but_not_state(tmp_path):
+    root = tmp_path / "envs" / "local"
+    root.mkdir(parents=True)
+    (tmp_path / "modules" / "kms").mkdir(parents=True)
+    (root / "main.tf").write_text('module "stack" {}\n')
+    first = terraform.config_fingerprint(root, ["init"])
+    (root / "terraform.tfstate").write_text("{}")
+    (root / ".terraform").mkdir()
+    (root / ".terraform" / "x.tf").write_text("ignored")
+    assert terraform.config_fingerprint(root, ["init"]) == first
+    (tmp_path / "modules" / "kms" / "main.tf").write_text('module "nested" {}\n')
+    second = terraform.config_fingerprint(root, ["init"])
+    assert second != first
+    (root / ".terraform.lock.hcl").write_text("# lock")
+    assert terraform.config_fingerprint(root, ["init"]) != second
+    assert terraform.config_fingerprint(root, ["init", "-backend-config=path=/x"]) != second
+
+
+def test_local_environment_aims_at_the_endpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("FARM_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("AWS_PROFILE", "prod")
+    ws = terraform.Workspace(env="local", root=tmp_path, endpoint_url="http://127.0.0.1:4700")
+    env = ws.environment()
+    assert env["AWS_ENDPOINT_URL"] == env["TF_VAR_endpoint_url"] == "http://127.0.0.1:4700"
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_REGION"]) == (
+        "test",
+        "test",
+        "us-east-1",
+    )
+    assert "AWS_PROFILE" not in env
+    assert env["TF_DATA_DIR"] == str(tmp_path / "tf" / "local" / ".terraform")
+    assert env["TF_CLI_CONFIG_FILE"] == str(tmp_path / "terraformrc")
+    assert env["TF_IN_AUTOMATION"] == "1"
+    assert env["TF_VAR_lambda_zip_dir"].endswith("build/lambdas")
+
+
+def test_account_environment_keeps_credentials_and_sets_no_endpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("FARM_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("AWS_PROFILE", "prod")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    env = terraform.Workspace(env="aws", root=tmp_path).environment()
+    assert env["AWS_PROFILE"] == "prod"
+    assert "AWS_ENDPOINT_URL" not in env
+
+
+def test_init_uses_readonly_lockfile_only_when_committed(tmp_path, monkeypatch):
+    monkeypatch.setenv("FARM_STATE_DIR", str(tmp_path))
+    ws = terraform.Workspace(env="local", root=tmp_path, backend_config=["-backend-config=path=/s"])
+    assert "-lockfile=readonly" not in ws.init_args()
+    (tmp_path / ".terraform.lock.hcl").write_text("")
+    assert ws.init_args()[-2:] == ["-lockfile=readonly", "-backend-config=path=/s"]
+
+
+def test_local_state_lives_under_the_state_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("FARM_STATE_DIR", str(tmp_path))
+    ws = terraform.workspace("local")
+    assert ws.backend_config == [f"-backend-config=path={tmp_path / 'tf' / 'local' / 'terraform.tfstate'}"]
+    assert not ws.has_state()
+    ws.dir.mkdir(parents=True)
+    ws.state_file.write_text('{"resources": []}')
+    assert not ws.has_state()
+    ws.state_file.write_text('{"resources": [{"type": "aws_kms_key"}]}')
+    assert ws.has_state()
+    ws.boot_id_file.write_text("abc\n")
+    ws.discard_local_state()
+    assert not ws.state_file.exists() and not ws.boot_id_file.exists()
+
+
+def test_output_json_is_empty_when_nothing_is_deployed(tmp_path, monkeypatch):
+    monkeypatch.setenv("FARM_STATE_DIR", str(tmp_path))
+    assert terraform.output_json("local") == {}
