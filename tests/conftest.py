@@ -1,0 +1,337 @@
+"""Fixtures of the live suites (tests/smoke/live, tests/integration): the deployed stack and a driver for it.
+
+`stack`: FARM_ENV=local (the default) deploys the local stack when nothing is deployed (farm.infra); any other
+env, or FARM_OUTPUTS_JSON, only reads the outputs (farm.stack.load). Tests read every target from the outputs,
+so the same tests run against aws.
+
+Queues are shared by every run, so tests never take "the next message": a Mailbox drains a queue into files
+keyed by run id (or Batch job id), and each test waits for its own key. Files (not memory) so that xdist
+workers see each other's deliveries. Nothing here is used by the unit suite: fixtures are lazy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+LIVE_TIMEOUT = float(os.environ.get("FARM_TEST_RUN_TIMEOUT", "600"))
+MESSAGE_TIMEOUT = float(os.environ.get("FARM_TEST_MESSAGE_TIMEOUT", "90"))
+PALETTE = [
+    ("#D7263D", "Cherry"),
+    ("#1B2A49", "Navy"),
+    ("#8DA47E", "Sage"),
+    ("#D8C3A5", "Sand"),
+    ("#36454F", "Charcoal"),
+    ("#E4D5B7", "Oatmeal"),
+    ("#F46036", "Tangerine"),
+    ("#2E294E", "Indigo"),
+    ("#1B998B", "Teal"),
+    ("#C5D86D", "Lime"),
+]
+TEMPLATES = ["card", "banner", "swatch"]
+
+
+# ---- specs ----------------------------------------------------------------------------------------------
+
+
+def make_spec(
+    catalog_id: str,
+    products: int,
+    variants_per_product: int,
+    *,
+    variants_per_child: int | None = None,
+    crash_flat_indexes: Iterable[int] = (),
+) -> dict[str, Any]:
+    """A valid catalog of products x variants in every template; `crash_flat_indexes` get CRASH- SKUs."""
+    crash = set(crash_flat_indexes)
+    spec: dict[str, Any] = {
+        "schema_version": "1.0",
+        "catalog_id": catalog_id,
+        "locale": "en-US",
+        "defaults": {"template": "card", "canvas": {"width": 400, "height": 400, "background": "#FFFFFF"}},
+        "products": [],
+    }
+    if variants_per_child is not None:
+        spec["options"] = {"variants_per_child": variants_per_child}
+    flat = 0
+    for p in range(products):
+        variants = []
+        for v in range(variants_per_product):
+            colour, colour_name = PALETTE[(p + v) % len(PALETTE)]
+            prefix = "CRASH" if flat in crash else "SKU"
+            variants.append({"sku": f"{prefix}-{p:04d}-{v:03d}", "color": colour, "color_name": colour_name})
+            flat += 1
+        spec["products"].append(
+            {
+                "product_id": f"prod-{p:04d}",
+                "name": f"Product {p}",
+                "template": TEMPLATES[p % len(TEMPLATES)],
+                "price": {"amount": f"{10 + p % 90}.99", "currency": "USD"},
+                "variants": variants,
+            }
+        )
+    return spec
+
+
+def flat_variants(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The flat order of the contract: products in order, then their variants in order."""
+    rows = []
+    for product in spec["products"]:
+        for variant in product["variants"]:
+            rows.append(
+                {
+                    "product": product,
+                    "variant": variant,
+                    "key": f"{product['product_id']}/{variant['sku']}.svg",
+                }
+            )
+    return rows
+
+
+def child_slice(index: int, per_child: int, count: int) -> range:
+    return range(min(index * per_child, count), min((index + 1) * per_child, count))
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# ---- queues ---------------------------------------------------------------------------------------------
+
+
+class Mailbox:
+    """Drains one queue into <directory>/<key>/<message id>.json; what `classify` refuses is left alone.
+
+    `classify(body)` returns (key, document to store) or None.
+    """
+
+    def __init__(
+        self, sqs, queue_url: str, directory: Path, classify: Callable[[str], tuple[str, Any] | None]
+    ):
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.directory = directory
+        self.classify = classify
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def store(self, key: str, message_id: str, document: Any) -> None:
+        folder = self.directory / key
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f".{message_id}.tmp"
+        temporary.write_text(json.dumps(document))
+        temporary.rename(folder / f"{message_id}.json")
+
+    def collect(self) -> int:
+        """One receive: store and delete what has a key; make the rest visible again at once."""
+        response = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        )
+        messages = response.get("Messages", [])
+        for message in messages:
+            try:
+                classified = self.classify(message["Body"])
+            except Exception:  # not ours to judge: whoever owns it (or the DLQ) will
+                classified = None
+            if classified is None:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+                continue
+            self.store(classified[0], message["MessageId"], classified[1])
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return len(messages)
+
+    def stored(self, key: str) -> list[Any]:
+        folder = self.directory / key
+        if not folder.is_dir():
+            return []
+        return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+    def wait_for(
+        self, key: str, until: Callable[[list[Any]], bool] = bool, timeout: float = MESSAGE_TIMEOUT
+    ) -> list[Any]:
+        """Collect until the messages stored under `key` satisfy `until`; returns them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.stored(key)
+            if until(found):
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.queue_url}: after {timeout:.0f} s, messages for {key}: {found}")
+            self.collect()
+
+
+def run_key(message: dict[str, Any]) -> str | None:
+    """A notification's run id; the spec key's first part (our uploads' run id) when run_id is null."""
+    if message.get("run_id"):
+        return message["run_id"]
+    spec_uri = message.get("spec_uri") or ""
+    if spec_uri.startswith("s3://") and spec_uri.count("/") >= 4:
+        return spec_uri.split("/")[3]
+    return None
+
+
+def classify_notification(body: str) -> tuple[str, Any] | None:
+    """Notifications (SNS envelope or raw body) by run id, stored unwrapped."""
+    from farm.consumer import unwrap
+
+    message = unwrap(body)
+    key = run_key(message) if isinstance(message, dict) else None
+    return (key, message) if key else None
+
+
+def classify_event(body: str) -> tuple[str, Any] | None:
+    """Batch Job State Change events by the parent job id (array children are `<parent>:<index>`)."""
+    event = json.loads(body)
+    job_id = (event.get("detail") or {}).get("jobId")
+    return (job_id.split(":")[0], event) if job_id else None
+
+
+# ---- the driver ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    run_id: str
+    spec_uri: str
+    spec: Any
+    state: Any  # farm.remote.RunState
+    seconds: float
+
+
+class LiveFarm:
+    """What the live tests do to the deployed stack: upload specs, run them, read renders and messages."""
+
+    def __init__(self, stack, mailbox_root: Path):
+        self.stack = stack
+        sqs = stack.client("sqs")
+        self.notifications = Mailbox(
+            sqs, stack["notifications_queue_url"], mailbox_root / "notifications", classify_notification
+        )
+        self.failures = Mailbox(
+            sqs, stack["failure_queue_url"], mailbox_root / "failures", classify_notification
+        )
+        self.events = Mailbox(sqs, stack["events_queue_url"], mailbox_root / "events", classify_event)
+
+    @staticmethod
+    def new_run_id(label: str) -> str:
+        return f"t-{label}-{uuid.uuid4().hex[:10]}"
+
+    def upload(self, run_id: str, spec: Any, filename: str = "catalog.json") -> str:
+        from farm import remote
+
+        body = spec if isinstance(spec, bytes) else json.dumps(spec).encode()
+        return remote.upload_spec(self.stack, body, run_id, filename)
+
+    def start(self, spec_uri: str, run_id: str) -> str:
+        from farm import remote
+
+        return remote.start_run(self.stack, spec_uri, run_id)
+
+    def wait(self, run_id: str, timeout: float = LIVE_TIMEOUT):
+        from farm import remote
+
+        return remote.wait(self.stack, run_id, timeout=timeout, poll_seconds=1.0)
+
+    def run(self, spec: Any, label: str, timeout: float = LIVE_TIMEOUT) -> Run:
+        """Upload a spec (dict, or raw bytes) under a fresh run id, start the workflow, wait until it ends."""
+        run_id = self.new_run_id(label)
+        started = time.monotonic()
+        spec_uri = self.upload(run_id, spec)
+        self.start(spec_uri, run_id)
+        state = self.wait(run_id, timeout)
+        return Run(run_id, spec_uri, spec, state, time.monotonic() - started)
+
+    def keys(self, run_id: str) -> list[str]:
+        """Every object key under the run's prefix, relative to it."""
+        s3 = self.stack.client("s3")
+        prefix = f"{run_id}/"
+        keys = []
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.stack["renders_bucket"], Prefix=prefix
+        ):
+            keys.extend(obj["Key"][len(prefix) :] for obj in page.get("Contents", []))
+        return sorted(keys)
+
+    def get(self, run_id: str, relative: str) -> bytes:
+        s3 = self.stack.client("s3")
+        return s3.get_object(Bucket=self.stack["renders_bucket"], Key=f"{run_id}/{relative}")["Body"].read()
+
+    def head(self, run_id: str, relative: str) -> dict[str, Any]:
+        s3 = self.stack.client("s3")
+        return s3.head_object(Bucket=self.stack["renders_bucket"], Key=f"{run_id}/{relative}")
+
+    def completion(self, run_id: str, timeout: float = MESSAGE_TIMEOUT) -> list[Any]:
+        return self.notifications.wait_for(run_id, timeout=timeout)
+
+    def failure(self, run_id: str, timeout: float = MESSAGE_TIMEOUT) -> list[Any]:
+        return self.failures.wait_for(run_id, timeout=timeout)
+
+    def scratch_dir(self) -> Path | None:
+        """The host directory of the job definition's EFS scratch volume (local cloud only), else None."""
+        if not self.stack.is_local:
+            return None
+        from localcloud import efs
+
+        batch = self.stack.client("batch")
+        definition = batch.describe_job_definitions(jobDefinitions=[self.stack["job_definition_arn"]])
+        container = definition["jobDefinitions"][0]["containerProperties"]
+        for volume in container.get("volumes", []):
+            config = volume.get("efsVolumeConfiguration")
+            if not config:
+                continue
+            root = config.get("rootDirectory") or "/"
+            access_point = (config.get("authorizationConfig") or {}).get("accessPointId")
+            if access_point:
+                described = self.stack.client("efs").describe_access_points(AccessPointId=access_point)
+                root = described["AccessPoints"][0].get("RootDirectory", {}).get("Path", "/")
+            return efs.host_path(config["fileSystemId"], root)
+        raise AssertionError("the job definition has no EFS volume")
+
+
+def _mailbox_root(tmp_path_factory) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # shared by every worker of this session
+    return base / "mailbox"
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The deployed stack: the local one is deployed when missing; aws (or saved outputs) is only read."""
+    env = os.environ.get("FARM_ENV", "local")
+    if env == "local" and not os.environ.get("FARM_OUTPUTS_JSON"):
+        from farm import infra
+
+        return infra.ensure_deployed("local")
+    from farm import stack as stack_module
+
+    return stack_module.load(env)
+
+
+@pytest.fixture(scope="session")
+def farm(stack, tmp_path_factory) -> LiveFarm:
+    return LiveFarm(stack, _mailbox_root(tmp_path_factory))
+
+
+@pytest.fixture(scope="session")
+def notification_validator():
+    from render_worker import schemas
+
+    return schemas.validator("notification")
+
+
+@pytest.fixture(scope="session")
+def manifest_validator():
+    from render_worker import schemas
+
+    return schemas.validator("manifest")

@@ -1,0 +1,113 @@
+"""The whole workflow with the example catalog: renders, manifest, gallery, completion message, scratch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import flat_variants, sha256
+from tests.integration import checks
+
+pytestmark = pytest.mark.live
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "catalog.example.json"
+
+
+@pytest.fixture(scope="module")
+def example_run(farm):
+    spec = json.loads(EXAMPLE.read_text())
+    run = farm.run(spec, "example")
+    assert run.state.status == "SUCCEEDED", f"{run.state.error}: {run.state.cause}"
+    return run
+
+
+@pytest.fixture(scope="module")
+def bodies(farm, example_run):
+    return checks.check_all_renders(farm, example_run.run_id, example_run.spec)
+
+
+def test_every_variant_rendered_with_its_content(example_run, bodies):
+    assert len(bodies) == len(flat_variants(example_run.spec)) == 8
+
+
+def test_renders_are_sse_kms_svg(farm, stack, example_run, bodies):
+    kms = stack.client("kms")
+    storage = stack["kms_key_arns"]["storage"]
+    for key in bodies:
+        head = farm.head(example_run.run_id, key)
+        assert head["ContentType"] == "image/svg+xml", key
+        assert head["ServerSideEncryption"] == "aws:kms", key
+        assert kms.describe_key(KeyId=head["SSEKMSKeyId"])["KeyMetadata"]["Arn"] == storage, key
+
+
+def test_manifest_validates_and_matches_objects(farm, example_run, bodies, manifest_validator):
+    manifest = checks.check_manifest(farm, example_run.run_id, example_run.spec, bodies, manifest_validator)
+    assert manifest["spec_uri"] == example_run.spec_uri
+
+
+def test_gallery_lists_every_render(farm, example_run):
+    html = checks.check_gallery(farm, example_run.run_id, example_run.spec)
+    for product in example_run.spec["products"]:
+        assert product["name"] in html
+
+
+def test_completion_message_reaches_queue_and_validates(farm, stack, example_run, notification_validator):
+    (message,) = farm.completion(example_run.run_id)
+    errors = [e.message for e in notification_validator.iter_errors(message)]
+    assert not errors, errors
+    bucket = stack["renders_bucket"]
+    assert message["status"] == "SUCCEEDED"
+    assert message["variant_count"] == 8
+    assert message["catalog_id"] == example_run.spec["catalog_id"]
+    assert message["spec_uri"] == example_run.spec_uri
+    assert message["manifest_uri"] == f"s3://{bucket}/{example_run.run_id}/manifest.json"
+    assert message["gallery_uri"] == f"s3://{bucket}/{example_run.run_id}/index.html"
+
+
+def test_status_reports_the_batch_job(stack, example_run):
+    from farm import remote
+
+    state = remote.status(stack, example_run.run_id)
+    assert state.status == "SUCCEEDED"
+    assert state.job_id, "the Render state's Batch job is not in the execution history"
+    assert state.children_total == 1 and state.children_done == 1  # 8 variants: one plain job
+
+
+def test_fetch_downloads_renders_and_gallery(stack, example_run, bodies, tmp_path):
+    from farm import remote
+
+    fetched = remote.fetch(stack, example_run.run_id, tmp_path / "out")
+    assert len(fetched.svgs) == 8
+    assert fetched.gallery and fetched.manifest
+    for key, body in bodies.items():
+        assert (tmp_path / "out" / key).read_bytes() == body
+
+
+def test_spec_cache_and_progress_markers_on_shared_scratch(farm, example_run, bodies):
+    scratch = farm.scratch_dir()
+    if scratch is None:
+        pytest.skip("EFS scratch is only readable from the test host on the local cloud")
+    run_dir = scratch / example_run.run_id
+    cached = run_dir / "spec.json"
+    assert cached.is_file(), f"no cached spec at {cached}"
+    assert json.loads(cached.read_bytes()) == example_run.spec
+    marker = run_dir / "progress" / "plain.done"
+    lines = [line.split("\t") for line in marker.read_text().splitlines()]
+    rows = flat_variants(example_run.spec)
+    assert sorted(int(index) for index, _, _ in lines) == list(range(len(rows)))
+    for index, digest, size in lines:
+        body = bodies[rows[int(index)]["key"]]
+        assert (digest, int(size)) == (sha256(body), len(body))
+
+
+def test_cli_status_and_fetch_exit_codes(example_run, tmp_path, capsys):
+    from farm import cli
+
+    assert cli.main(["status", example_run.run_id]) == 0
+    assert "SUCCEEDED" in capsys.readouterr().out
+    assert cli.main(["status", f"{example_run.run_id}-nope"]) == 3
+    assert cli.main(["fetch", example_run.run_id, "--out", str(tmp_path / "cli")]) == 0
+    assert "8 SVGs" in capsys.readouterr().out
+    assert cli.main(["fetch", f"{example_run.run_id}-nope", "--out", str(tmp_path / "none")]) == 3
