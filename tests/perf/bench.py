@@ -1,0 +1,248 @@
+"""The three benchmarks, each a ratio against the bare S3 PUT rate measured in the same run.
+
+(1) worker: one `python -m render_worker` child (a real subprocess, the contract env) vs a bare loop of PUTs
+    of the same bytes to the same endpoint at the worker's upload concurrency;
+(2) end to end: a large execution's wall time vs (variants / bare PUT rate), and a 1-variant execution;
+(3) scaling: variants/s of standalone jobs of 1, 2 and 4 children over the same total.
+Runs they start go to the ledger, so the final verification covers them like the load runs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tests.perf import ops, specs
+from tests.perf.ledger import Ledger
+
+UPLOAD_CONCURRENCY = 16  # contracts.md: the worker's default
+
+
+def batch_concurrency() -> int:
+    """Children the local cloud runs at once (LOCALCLOUD_BATCH_CONCURRENCY, default the cores)."""
+    return int(os.environ.get("LOCALCLOUD_BATCH_CONCURRENCY") or os.cpu_count() or 1)
+
+
+def _kms_key(stack) -> str | None:
+    return (stack.outputs.get("kms_key_arns") or {}).get("storage")
+
+
+def _child_env(stack, **contract: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "AWS_BATCH_JOB_ARRAY_INDEX"}
+    env.update(AWS_DEFAULT_REGION=stack["region"], AWS_REGION=stack["region"], **contract)
+    if stack.is_local:
+        env.update(
+            AWS_ENDPOINT_URL=stack["endpoint_url"],
+            AWS_ACCESS_KEY_ID="test",
+            AWS_SECRET_ACCESS_KEY="test",  # noqa: S106 - local only
+        )
+    return env
+
+
+def start_up_seconds() -> float:
+    """A child's cost before its first variant: a Python process importing boto3, jsonschema, the worker."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import boto3, jsonschema, render_worker"], check=True)
+    return time.perf_counter() - started
+
+
+def run_worker_child(stack, *, spec_uri: str, run_id: str, variants: int, scratch: str) -> float:
+    renders = stack["renders_bucket"]
+    env = _child_env(
+        stack,
+        SPEC_URI=spec_uri,
+        RUN_ID=run_id,
+        OUTPUT_URI=f"s3://{renders}/{run_id}/",
+        VARIANTS_PER_CHILD=str(variants),
+        SCRATCH_DIR=scratch,
+        OUTPUT_KMS_KEY_ID=_kms_key(stack) or "",
+        UPLOAD_CONCURRENCY=str(UPLOAD_CONCURRENCY),
+    )
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "render_worker"], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise ops.RunFailed(f"render_worker exited {proc.returncode}: {proc.stderr[-800:]}")
+    return wall
+
+
+def fetch_bodies(s3, bucket: str, keys: list[str]) -> list[tuple[str, bytes]]:
+    def get(key: str) -> tuple[str, bytes]:
+        return key, s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    with ThreadPoolExecutor(UPLOAD_CONCURRENCY) as pool:
+        return list(pool.map(get, keys))
+
+
+def bare_puts(s3, bucket: str, prefix: str, bodies: list[tuple[str, bytes]], kms_key: str | None) -> float:
+    """Seconds to PUT `bodies` (same keys' tails, same bytes, same headers) at the worker's concurrency."""
+    extra = ops.sse_kms(kms_key)  # the same headers as the worker's S3Sink
+
+    def put(item: tuple[str, bytes]) -> None:
+        key, body = item
+        s3.put_object(Bucket=bucket, Key=f"{prefix}{key}", Body=body, ContentType="image/svg+xml", **extra)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(UPLOAD_CONCURRENCY) as pool:
+        list(pool.map(put, bodies))
+    return time.perf_counter() - started
+
+
+class Benchmarks:
+    def __init__(self, stack, ledger: Ledger, session: str) -> None:
+        self.stack, self.ledger, self.session = stack, ledger, session
+        self.s3 = stack.client("s3")
+        self.bare_runs: list[dict[str, float]] = []
+        self.bodies: list[tuple[str, bytes]] = []
+
+    @property
+    def bare_rate(self) -> float:
+        return sum(r["puts"] for r in self.bare_runs) / sum(r["seconds"] for r in self.bare_runs)
+
+    def measure_bare(self, label: str) -> None:
+        prefix = f"{self.session}-bare-{label}/"
+        seconds = bare_puts(self.s3, self.stack["renders_bucket"], prefix, self.bodies, _kms_key(self.stack))
+        self.bare_runs.append({"label": label, "puts": len(self.bodies), "seconds": round(seconds, 3),
+                               "per_s": round(len(self.bodies) / seconds, 1)})  # fmt: skip
+        print(f"perf: bare PUTs {label}: {len(self.bodies) / seconds:.1f}/s", flush=True)
+
+    # (1) worker
+    def worker(self, variants: int, repeats: int) -> dict[str, Any]:
+        spec = specs.make_spec("perf-worker", variants)
+        spec_uri = ops.put_spec(
+            self.s3,
+            self.stack["specs_bucket"],
+            f"perf/{self.session}-worker.json",
+            spec,
+            _kms_key(self.stack),
+        )
+        runs = []
+        with tempfile.TemporaryDirectory(prefix="perf-scratch-") as scratch:
+            for i in range(repeats):
+                run_id = f"{self.session}-wk-{i}"
+                wall = run_worker_child(self.stack, spec_uri=spec_uri, run_id=run_id, variants=variants,
+                                        scratch=scratch)  # fmt: skip
+                ops.check_outputs(self.s3, self.stack["renders_bucket"], run_id, spec, 1, published=False)
+                runs.append({"run_id": run_id, "seconds": round(wall, 3), "per_s": round(variants / wall, 1)})
+                print(f"perf: worker child {run_id}: {variants / wall:.1f} variants/s", flush=True)
+                if not self.bodies:  # the same spec renders the same bytes every time
+                    keys = [f"{run_id}/{key}" for key in specs.expected_svg_keys(spec)]
+                    self.bodies = [
+                        (k.split("/", 1)[1], b)
+                        for k, b in fetch_bodies(self.s3, self.stack["renders_bucket"], keys)
+                    ]
+                self.measure_bare(f"w{i}")
+        worker_rate = variants * repeats / sum(r["seconds"] for r in runs)
+        ratio = worker_rate / self.bare_rate
+        return {
+            "variants": variants,
+            "upload_concurrency": UPLOAD_CONCURRENCY,
+            "child_runs": runs,
+            "bare_runs": list(self.bare_runs),
+            "child_start_up_s": round(start_up_seconds(), 3),
+            "worker_per_s": round(worker_rate, 1),
+            "bare_put_per_s": round(self.bare_rate, 1),
+            "ratio": round(ratio, 3),
+            "target": ">= 0.8",
+            "pass": ratio >= 0.8,
+        }
+
+    # (2) end to end
+    def execution(self, label: str, variants: int, variants_per_child: int) -> dict[str, Any]:
+        run_id = f"{self.session}-{label}"
+        spec = specs.make_spec("perf-e2e", variants, variants_per_child)
+        spec_uri = ops.put_spec(
+            self.s3, self.stack["specs_bucket"], f"perf/{run_id}.json", spec, _kms_key(self.stack)
+        )
+        k = variants_per_child  # explicit, so the expected part records are known
+        array_size = math.ceil(variants / k)
+        self.ledger.write("start", kind="execution", run_id=run_id, variant_count=variants,
+                          variants_per_child=variants_per_child, array_size=array_size)  # fmt: skip
+        sfn = self.stack.client("stepfunctions")
+        started = time.perf_counter()
+        arn = ops.start_execution(sfn, self.stack["state_machine_arn"], run_id, spec_uri)
+        self.ledger.write("started", run_id=run_id, execution_arn=arn)
+        described = ops.wait_execution(sfn, arn, timeout=900, poll=0.25)
+        wall = time.perf_counter() - started
+        ok = described["status"] == "SUCCEEDED"
+        self.ledger.write("end", run_id=run_id, ok=ok, error=None if ok else described.get("error"))
+        server = (described["stopDate"] - described["startDate"]).total_seconds()
+        print(
+            f"perf: execution {run_id}: {variants} variants in {wall:.1f} s ({described['status']})",
+            flush=True,
+        )
+        return {
+            "run_id": run_id,
+            "variants": variants,
+            "variants_per_child": k,
+            "array_size": array_size,
+            "status": described["status"],
+            "wall_s": round(wall, 3),
+            "server_s": round(server, 3),
+        }
+
+    def end_to_end(
+        self, variants: int, variants_per_child: int, default_sizing: bool = False
+    ) -> dict[str, Any]:
+        small = self.execution("e2e-1", 1, 1)
+        self.measure_bare("e2e")
+        large = self.execution("e2e-big", variants, variants_per_child)
+        bare_s = variants / self.bare_rate
+        limit = 1.5 * bare_s + 15
+        extra = {}
+        if default_sizing:  # for comparison only: what the contract's default k (100) costs here
+            extra["default_sizing"] = self.execution("e2e-k100", variants, 100)
+        return {
+            **extra,
+            "one_variant": small,
+            "large": large,
+            "bare_put_per_s": round(self.bare_rate, 1),
+            "bare_put_s": round(bare_s, 3),
+            "ratio": round(large["wall_s"] / bare_s, 3),
+            "limit_s": round(limit, 3),
+            "target": "wall <= 1.5 x bare-PUT time + 15 s",
+            "fixed_overhead_s": small["wall_s"],
+            "pass": large["status"] == "SUCCEEDED" and large["wall_s"] <= limit,
+        }
+
+    # (3) scaling
+    def scaling(self, total: int, children: tuple[int, ...] = (1, 2, 4)) -> dict[str, Any]:
+        spec = specs.make_spec("perf-scaling", total)
+        spec_uri = ops.put_spec(
+            self.s3,
+            self.stack["specs_bucket"],
+            f"perf/{self.session}-scaling.json",
+            spec,
+            _kms_key(self.stack),
+        )
+        batch, renders = self.stack.client("batch"), self.stack["renders_bucket"]
+        points = []
+        for n in children:
+            run_id = f"{self.session}-scale-{n}"
+            k = math.ceil(total / n)
+            self.ledger.write("start", kind="batch", run_id=run_id, variant_count=total, variants_per_child=k,
+                              array_size=n)  # fmt: skip
+            started = time.perf_counter()
+            job_id = ops.submit_batch_job(
+                batch, queue=self.stack["job_queue_arn"], definition=self.stack["job_definition_arn"],
+                run_id=run_id, spec_uri=spec_uri, output_uri=f"s3://{renders}/{run_id}/",
+                variants_per_child=k, array_size=n, kms_key_id=_kms_key(self.stack),
+            )  # fmt: skip
+            self.ledger.write("started", run_id=run_id, job_id=job_id)
+            job = ops.wait_batch_job(batch, job_id, timeout=900, poll=0.25)
+            wall = time.perf_counter() - started
+            ok = job["status"] == "SUCCEEDED"
+            self.ledger.write("end", run_id=run_id, ok=ok, error=None if ok else job.get("statusReason"))
+            points.append({"children": n, "status": job["status"], "wall_s": round(wall, 3),
+                           "per_s": round(total / wall, 1)})  # fmt: skip
+            print(f"perf: scaling {n} children: {total / wall:.1f} variants/s ({job['status']})", flush=True)
+        base = points[0]["per_s"]
+        for point in points:
+            point["speedup"] = round(point["per_s"] / base, 3) if base else None
+        return {"total_variants": total, "batch_concurrency": batch_concurrency(), "points": points}

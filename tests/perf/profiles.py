@@ -1,0 +1,59 @@
+"""The load profiles: how many concurrent users of each kind, how much work each run carries, the bounds."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    execution_users: int  # concurrent Step Functions executions
+    batch_users: int  # concurrent standalone Batch array jobs
+    iterations: int  # runs each user starts, one after the other
+    run_variants: int  # variants per load run (small: the load is about concurrency, not volume)
+    run_variants_per_child: int  # so each load run is a real array job of run_variants / this children
+    run_time_s: int  # hard bound on the locust phase
+    run_timeout_s: int  # one run may take at most this long
+    worker_variants: int  # benchmark (1): one child's slice
+    worker_repeats: int  # interleaved worker/bare pairs, to damp noise from other load on the machine
+    e2e_variants: int  # benchmark (2)
+    scaling_variants: int  # benchmark (3): the same total at 1, 2 and 4 children
+    e2e_default_sizing: bool = False  # also run the large execution at the default 100 variants per child
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PROFILES = {
+    "seed": Profile(
+        name="seed",
+        execution_users=5,
+        batch_users=10,
+        iterations=1,
+        run_variants=4,
+        run_variants_per_child=2,
+        run_time_s=240,
+        run_timeout_s=200,
+        worker_variants=1500,
+        worker_repeats=2,
+        e2e_variants=10_000,
+        scaling_variants=2000,
+    ),
+    "stress": Profile(
+        name="stress",
+        execution_users=25,
+        batch_users=50,
+        iterations=1,
+        run_variants=4,
+        run_variants_per_child=2,
+        run_time_s=600,
+        run_timeout_s=540,
+        worker_variants=4000,
+        worker_repeats=2,
+        e2e_variants=10_000,
+        scaling_variants=2400,
+        e2e_default_sizing=True,
+    ),
+}
