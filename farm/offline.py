@@ -71,15 +71,23 @@ def load(source: str) -> tuple[bytes, spec.Catalog]:
     return data, spec.load_catalog(data)
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def load_or_report(source: str):
+    """(data, catalog), or the exit code after reporting every problem: no traceback for any input."""
     try:
-        _, catalog = load(args.spec)
+        return load(source)
     except SpecInvalid as exc:
         return _report(exc.problems)
     except (SpecNotFound, SpecTooLarge) as exc:
         return _report([Problem("", str(exc))])
-    except Exception as exc:  # no traceback for any input, whatever it is
+    except Exception as exc:  # whatever the input is, one line, never a traceback
         return _report([Problem("", f"cannot validate: {type(exc).__name__}: {exc}")])
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    loaded = load_or_report(args.spec)
+    if isinstance(loaded, int):
+        return loaded
+    _, catalog = loaded
     per_child = sizing.variants_per_child(catalog.variant_count, catalog.override)
     print(
         f"{args.spec}: valid: {catalog.variant_count} variants in {len(catalog.products)} products "
@@ -195,12 +203,10 @@ class _Bar:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    try:
-        data, catalog = load(args.spec)
-    except SpecInvalid as exc:
-        return _report(exc.problems)
-    except (SpecNotFound, SpecTooLarge) as exc:
-        return _report([Problem("", str(exc))])
+    loaded = load_or_report(args.spec)
+    if isinstance(loaded, int):
+        return loaded
+    data, catalog = loaded
     out: Path = args.out.absolute()
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").exists())):
         print(f"{out}: exists and is not an earlier `farm render` output; not replacing it", file=sys.stderr)
