@@ -4,6 +4,7 @@ the repository)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -38,8 +39,8 @@ def test_fmt_is_clean(tmp_path):
 def _validate(tmp_path, relative_root: str) -> None:
     copy = tmp_path / "repo"
     ignore = shutil.ignore_patterns(".terraform", "terraform.tfstate*")
-    shutil.copytree(terraform.MODULES_DIR, copy / "modules", ignore=ignore)
-    shutil.copytree(terraform.ENVS_DIR, copy / "envs", ignore=ignore)
+    shutil.copytree(terraform.MODULES_DIR, copy / "modules", ignore=ignore, dirs_exist_ok=True)
+    shutil.copytree(terraform.ENVS_DIR, copy / "envs", ignore=ignore, dirs_exist_ok=True)
     root = copy / relative_root
     init = _terraform(tmp_path, root, "init", "-backend=false", "-input=false", "-no-color")
     assert init.returncode == 0, f"terraform init failed in {relative_root}:\n{init.stdout}{init.stderr}"
@@ -72,3 +73,28 @@ def test_every_module_and_env_is_covered():
         "pipeline",
     } <= set(MODULES)
     assert {"local", "aws"} <= set(ENVS)
+
+
+def _usage_example(module: str) -> str:
+    """The first ```hcl block of a module's README: its usage example."""
+    readme = terraform.MODULES_DIR / module / "README.md"
+    examples = re.findall(r"```hcl\n(.*?)```", readme.read_text(), flags=re.S)
+    assert examples, f"{readme.relative_to(terraform.REPO)} has no ```hcl usage example"
+    return examples[0]
+
+
+def _validate_example(tmp_path, relative_root: str, text: str) -> None:
+    root = tmp_path / "repo" / relative_root
+    root.mkdir(parents=True)
+    (root / "main.tf").write_text(text)
+    _validate(tmp_path, relative_root)
+
+
+def test_module_readme_examples_validate_together(tmp_path):
+    """The service modules' README examples wire each other's outputs, so together they form one root."""
+    examples = [_usage_example(m) for m in MODULES if m != "stack"]
+    _validate_example(tmp_path, "modules/readme_examples", "\n".join(examples))
+
+
+def test_stack_readme_example_validates(tmp_path):
+    _validate_example(tmp_path, "envs/readme_example", _usage_example("stack"))
