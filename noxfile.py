@@ -114,7 +114,7 @@ def security(session: nox.Session) -> None:
         "terraform",
         "--quiet",
         "--compact",
-        "--skip-download",  # no Prisma Cloud guidelines: the machines have no network, and the checks need none
+        "--skip-download",  # no Prisma Cloud guidelines: no network here, and the checks need none
         *session.posargs,
     )
 
