@@ -64,6 +64,12 @@ def fmt(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none")
+def docs(session: nox.Session) -> None:
+    """Regenerate the Inputs/Outputs tables of modules/*/README.md (`-- --check` only reports stale ones)."""
+    _run(session, "python", "-m", "farm.tfdocs", *session.posargs)
+
+
+@nox.session(venv_backend="none")
 def unit(session: nox.Session) -> None:
     """Unit tests: render core, Lambdas, schemas, local-cloud patches. No Terraform apply."""
     _run(session, "python", "-m", "pytest", "tests/unit", "-n", "2", *session.posargs)
@@ -121,7 +127,7 @@ def security(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def smoke(session: nox.Session) -> None:
-    """Static (fmt, validate, tftest plan inventories) and live (deployed resources healthy and encrypted)."""
+    """Static: fmt, validate, module tests, env plans. Live: the deployed stack is healthy and encrypted."""
     _run(session, "python", "-m", "pytest", "tests/smoke", *session.posargs)
 
 

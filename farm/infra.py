@@ -137,7 +137,7 @@ def local_workspace() -> tuple[terraform.Workspace, str]:
 
 
 def _print_outputs(outputs: dict) -> None:
-    values = stack._unwrap(outputs)
+    values = stack.unwrap(outputs)
     for name in KEY_OUTPUTS:
         if values.get(name) is not None:
             print(f"  {name:<22} {values[name]}")

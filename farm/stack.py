@@ -1,7 +1,8 @@
 """The deployed stack as the live suites and the CLI see it: Terraform outputs plus boto3 clients for them.
 
 Outputs come from $FARM_OUTPUTS_JSON (a saved `terraform output -json`) when set, else from
-`terraform output -json` of envs/$FARM_ENV (default local). Nothing else describes a stack, so the same
+`terraform output -json` of envs/$FARM_ENV (default local). Every env root exports one object, `farm`
+(modules/stack/outputs.tf, the contract of docs/contracts.md); nothing else describes a stack, so the same
 code runs against the local cloud and a real account.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+CONTRACT_OUTPUT = "farm"  # the one output every env root exports (modules/stack/outputs.tf)
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}  # noqa: S105 - local only
 
 
@@ -37,6 +39,10 @@ class Stack:
             have = ", ".join(sorted(self.outputs))
             raise KeyError(f"stack output {name!r} is missing (have: {have})") from None
 
+    def saved_outputs(self) -> dict[str, Any]:
+        """The outputs in `terraform output -json`'s shape, for a $FARM_OUTPUTS_JSON file."""
+        return {CONTRACT_OUTPUT: {"value": self.outputs}}
+
     @property
     def is_local(self) -> bool:
         return bool(self.outputs.get("endpoint_url"))
@@ -54,9 +60,17 @@ class Stack:
         return self._clients[service]
 
 
-def _unwrap(raw: dict[str, Any]) -> dict[str, Any]:
-    """`terraform output -json` wraps each value as {"value": ..., "type": ..., "sensitive": ...}."""
-    return {name: (v["value"] if isinstance(v, dict) and "value" in v else v) for name, v in raw.items()}
+def unwrap(raw: dict[str, Any]) -> dict[str, Any]:
+    """The contract object out of `terraform output -json` ({"farm": {"value": {...}, "type": ...}});
+    {} when nothing is deployed."""
+    if not raw:
+        return {}
+    if CONTRACT_OUTPUT not in raw:
+        have = ", ".join(sorted(raw)) or "none"
+        raise StackNotDeployed(
+            f"the outputs have no {CONTRACT_OUTPUT!r} object (have: {have}): re-deploy the env"
+        )
+    return dict(raw[CONTRACT_OUTPUT]["value"])
 
 
 @cache
@@ -69,7 +83,7 @@ def load(env: str | None = None) -> Stack:
         from farm import terraform  # the Terraform runner knows the CLI config and state location
 
         raw = terraform.output_json(env)
-    outputs = _unwrap(raw)
+    outputs = unwrap(raw)
     if not outputs:
         raise StackNotDeployed(f"envs/{env} has no outputs: deploy it first (`nox -s deploy -- {env}`)")
     return Stack(env=env, outputs=outputs)

@@ -4,6 +4,9 @@ module "stack" {
 
   availability_zones         = var.availability_zones
   batch_max_vcpus            = var.batch_max_vcpus
+  # Batch's service-linked role; CodeDeploy moves the live aliases after each pipeline deploy.
+  codedeploy_shifts_aliases = true
+  create_batch_service_role = false
   default_variants_per_child = var.default_variants_per_child
   enable_pipeline            = var.enable_pipeline
   enable_test_hooks          = false

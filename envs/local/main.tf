@@ -8,9 +8,13 @@ module "stack" {
 
   availability_zones    = ["us-east-1a", "us-east-1b"]
   batch_max_vcpus       = 4
+  # The local cloud's Batch insists on an explicit service role; without CodeDeploy shifts, apply moves aliases.
+  codedeploy_shifts_aliases = false
+  create_batch_service_role = true
   enable_pipeline       = true
   enable_test_hooks     = true
   enable_vpc_endpoints  = false
+  endpoint_url          = var.endpoint_url
   environment           = "local"
   force_destroy_buckets = true
   lambda_zip_dir        = local.lambda_zip_dir

@@ -1,44 +1,38 @@
 # Compute half of the stack: Batch (the render engine), the two Lambdas, the state machine that ties them
 # together, and the CI/CD pipeline. Foundation modules are in main.tf.
-locals {
-  # On aws with a pipeline, CodeDeploy owns the `live` aliases (AllAtOnce shift after each deploy); everywhere
-  # else an apply moves them to the newly published versions itself.
-  codedeploy_owns_aliases = var.enable_pipeline && var.environment == "aws"
-}
-
 module "batch" {
   source = "../batch"
 
   attempt_duration_seconds = var.job_attempt_duration_seconds
-  # The local cloud's Batch insists on an explicit service role; AWS uses its service-linked role.
-  create_service_role  = var.environment == "local"
-  efs_access_point_arn = module.efs.access_point_arn
-  efs_access_point_id  = module.efs.access_point_id
-  efs_file_system_arn  = module.efs.file_system_arn
-  efs_file_system_id   = module.efs.file_system_id
-  enable_test_hooks    = var.enable_test_hooks
-  job_attempts         = var.job_attempts
-  log_retention_days   = var.log_retention_days
-  logs_key_arn         = module.kms.key_arns["logs"]
-  max_vcpus            = var.batch_max_vcpus
-  name_prefix          = var.name_prefix
-  renders_bucket_arn   = module.storage.renders_bucket_arn
-  repository_arn       = module.ecr.repository_arn
-  scratch_mount_path   = var.scratch_mount_path
-  security_group_ids   = [module.network.batch_security_group_id]
-  specs_bucket_arn     = module.storage.specs_bucket_arn
-  storage_key_arn      = module.kms.key_arns["storage"]
-  subnet_ids           = module.network.private_subnet_ids
-  tags                 = local.tags
-  worker_image         = var.worker_image
-  worker_memory_mib    = var.worker_memory_mib
-  worker_vcpu          = var.worker_vcpu
+  create_service_role      = var.create_batch_service_role
+  efs_access_point_arn     = module.efs.access_point_arn
+  efs_access_point_id      = module.efs.access_point_id
+  efs_file_system_arn      = module.efs.file_system_arn
+  efs_file_system_id       = module.efs.file_system_id
+  enable_test_hooks        = var.enable_test_hooks
+  job_attempts             = var.job_attempts
+  log_retention_days       = var.log_retention_days
+  logs_key_arn             = module.kms.key_arns["logs"]
+  max_vcpus                = var.batch_max_vcpus
+  name_prefix              = var.name_prefix
+  renders_bucket_arn       = module.storage.renders_bucket_arn
+  repository_arn           = module.ecr.repository_arn
+  scratch_mount_path       = var.scratch_mount_path
+  security_group_ids       = [module.network.batch_security_group_id]
+  specs_bucket_arn         = module.storage.specs_bucket_arn
+  storage_key_arn          = module.kms.key_arns["storage"]
+  subnet_ids               = module.network.private_subnet_ids
+  tags                     = local.tags
+  worker_image             = var.worker_image
+  worker_memory_mib        = var.worker_memory_mib
+  worker_vcpu              = var.worker_vcpu
 }
 
 module "functions" {
   source = "../functions"
 
-  alias_follows_latest_version = !local.codedeploy_owns_aliases
+  # With a pipeline and CodeDeploy in charge, the `live` aliases move only through CodeDeploy's shift.
+  alias_follows_latest_version = !(var.enable_pipeline && var.codedeploy_shifts_aliases)
   default_variants_per_child   = var.default_variants_per_child
   functions_key_arn            = module.kms.key_arns["functions"]
   lambda_zip_dir               = var.lambda_zip_dir

@@ -1,117 +1,33 @@
-# Exactly the "Terraform outputs" of docs/contracts.md (endpoint_url is added by the env roots).
+# The stack's one contract with its clients (docs/contracts.md, "Terraform outputs"): a single object that every
+# env root re-exports unchanged and farm.stack reads, so the list of names lives here and nowhere else.
 data "aws_region" "current" {}
 
-output "artifacts_bucket" {
-  description = "Pipeline artifacts bucket."
-  value       = module.storage.artifacts_bucket
-}
-
-output "completion_topic_arn" {
-  description = "Topic receiving one completion message per successful run."
-  value       = module.notify.completion_topic_arn
-}
-
-output "compute_environment_arns" {
-  description = "Batch compute environments behind the job queue."
-  value       = module.batch.compute_environment_arns
-}
-
-output "ecr_repository_url" {
-  description = "Repository to push the worker image to."
-  value       = module.ecr.repository_url
-}
-
-output "efs_access_point_id" {
-  description = "Access point jobs mount the scratch file system through."
-  value       = module.efs.access_point_id
-}
-
-output "efs_file_system_id" {
-  description = "Scratch file system shared by every child of a run."
-  value       = module.efs.file_system_id
-}
-
-output "events_log_group_name" {
-  description = "Log group capturing every Batch job state change of the queue."
-  value       = module.events.log_group_name
-}
-
-output "events_queue_url" {
-  description = "SQS queue capturing every Batch job state change of the queue."
-  value       = module.events.queue_url
-}
-
-output "events_rule_name" {
-  description = "EventBridge rule matching the queue's Batch job state changes."
-  value       = module.events.rule_name
-}
-
-output "failure_queue_url" {
-  description = "Queue subscribed to the failure topic."
-  value       = module.notify.failure_queue_url
-}
-
-output "failure_topic_arn" {
-  description = "Topic receiving one failure message per failed run."
-  value       = module.notify.failure_topic_arn
-}
-
-output "job_definition_arn" {
-  description = "Job definition running the render worker."
-  value       = module.batch.job_definition_arn
-}
-
-output "job_queue_arn" {
-  description = "Job queue render jobs are submitted to."
-  value       = module.batch.job_queue_arn
-}
-
-output "kms_key_arns" {
-  description = "Customer-managed key ARN per family: storage, scratch, logs, messaging, functions, registry."
-  value       = module.kms.key_arns
-}
-
-output "lambda_function_names" {
-  description = "Function names: validate_input, publish_results."
-  value       = module.functions.function_names
-}
-
-output "notifications_dlq_url" {
-  description = "Dead-letter queue behind the notifications queue."
-  value       = module.notify.notifications_dlq_url
-}
-
-output "notifications_queue_url" {
-  description = "Queue subscribed to the completion topic."
-  value       = module.notify.notifications_queue_url
-}
-
-output "region" {
-  description = "Region the stack is deployed in."
-  value       = data.aws_region.current.name
-}
-
-output "renders_bucket" {
-  description = "Bucket the renders, part records, manifests and galleries are written to."
-  value       = module.storage.renders_bucket
-}
-
-output "scratch_mount_path" {
-  description = "Where jobs mount the scratch file system (SCRATCH_DIR)."
-  value       = var.scratch_mount_path
-}
-
-output "specs_bucket" {
-  description = "Bucket catalog specs are submitted to."
-  value       = module.storage.specs_bucket
-}
-
-output "state_machine_arn" {
-  description = "State machine running validate -> render -> publish -> notify."
-  value       = module.workflow.state_machine_arn
-}
-
-output "test_hooks_enabled" {
-  description = "Whether the job definition sets FARM_TEST_HOOKS=1 (true only in envs/local)."
-  value       = var.enable_test_hooks
+output "farm" {
+  description = "Everything clients of the farm need (the names of docs/contracts.md): buckets, workflow, Batch, topics and queues, events capture, scratch, keys, functions, registry, endpoint."
+  value = {
+    artifacts_bucket         = module.storage.artifacts_bucket       # pipeline artifacts
+    completion_topic_arn     = module.notify.completion_topic_arn    # one message per successful run
+    compute_environment_arns = module.batch.compute_environment_arns # behind the queue, in order
+    ecr_repository_url       = module.ecr.repository_url             # where the worker image goes
+    efs_access_point_id      = module.efs.access_point_id            # jobs mount scratch through it
+    efs_file_system_id       = module.efs.file_system_id             # scratch shared by a run's children
+    endpoint_url             = var.endpoint_url                      # the local cloud; null on aws
+    events_log_group_name    = module.events.log_group_name          # every Batch job state change
+    events_queue_url         = module.events.queue_url               # the same changes, for tools
+    events_rule_name         = module.events.rule_name               # the rule capturing them
+    failure_queue_url        = module.notify.failure_queue_url       # subscribed to the failure topic
+    failure_topic_arn        = module.notify.failure_topic_arn       # one message per failed run
+    job_definition_arn       = module.batch.job_definition_arn       # the render worker
+    job_queue_arn            = module.batch.job_queue_arn            # where render jobs go
+    kms_key_arns             = module.kms.key_arns                   # one key per family
+    lambda_function_names    = module.functions.function_names       # validate_input, publish_results
+    notifications_dlq_url    = module.notify.notifications_dlq_url   # behind the notifications queue
+    notifications_queue_url  = module.notify.notifications_queue_url # subscribed to the completion topic
+    region                   = data.aws_region.current.name          # where the stack runs
+    renders_bucket           = module.storage.renders_bucket         # SVGs, part records, manifests
+    scratch_mount_path       = var.scratch_mount_path                # SCRATCH_DIR inside jobs
+    specs_bucket             = module.storage.specs_bucket           # catalog specs are submitted here
+    state_machine_arn        = module.workflow.state_machine_arn     # validate -> render -> publish -> notify
+    test_hooks_enabled       = var.enable_test_hooks                 # FARM_TEST_HOOKS=1 in jobs
+  }
 }

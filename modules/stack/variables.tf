@@ -29,6 +29,18 @@ variable "default_variants_per_child" {
   }
 }
 
+variable "codedeploy_shifts_aliases" {
+  description = "CodeDeploy moves the functions' live aliases after each pipeline deploy (needs enable_pipeline); false: every apply moves them to the newly published versions itself."
+  type        = bool
+  default     = false
+}
+
+variable "create_batch_service_role" {
+  description = "Create an explicit Batch service role. AWS uses its service-linked role (false); the local cloud's Batch insists on an explicit one (true)."
+  type        = bool
+  default     = false
+}
+
 variable "enable_pipeline" {
   description = "Create the CodeCommit -> CodeBuild -> CodeDeploy pipeline."
   type        = bool
@@ -46,8 +58,19 @@ variable "enable_vpc_endpoints" {
   type        = bool
 }
 
+variable "endpoint_url" {
+  description = "Endpoint every client of this stack is aimed at (the local cloud), published in the farm output; null on aws, where clients use the regional endpoints."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.endpoint_url == null || can(regex("^https?://[^/]+/?$", var.endpoint_url))
+    error_message = "endpoint_url must be null or a URL such as http://127.0.0.1:4599."
+  }
+}
+
 variable "environment" {
-  description = "Which environment this stack is: local (the embedded cloud) or aws."
+  description = "Name of the environment (local or aws), used in tags only: behaviour is chosen by the explicit inputs."
   type        = string
 
   validation {
@@ -106,14 +129,9 @@ variable "lambda_zip_dir" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of every log group, in days (a value CloudWatch Logs accepts)."
+  description = "Retention of every log group, in days (validated by modules/log_group: a value CloudWatch Logs accepts)."
   type        = number
   default     = 30
-
-  validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days must be a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
-  }
 }
 
 variable "max_spec_bytes" {

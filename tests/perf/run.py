@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     stack = deployed_stack(args.env)
     outputs_json = work_dir / "outputs.json"
-    outputs_json.write_text(json.dumps(stack.outputs, indent=2))
+    outputs_json.write_text(json.dumps(stack.saved_outputs(), indent=2))
     ledger_path = work_dir / "ledger.jsonl"
     machine = machine_facts()
     print(

@@ -31,7 +31,7 @@ def deployment(tmp_path_factory):
             started = time.monotonic()
             outputs = infra.deploy("local")
             print(f"fresh apply of envs/local took {time.monotonic() - started:.1f} s")
-            yield {name: value["value"] for name, value in outputs.items()}
+            yield stack.unwrap(outputs)
         finally:
             lifecycle.down(port=port, state_dir=base / "cloud")
             stack.load.cache_clear()

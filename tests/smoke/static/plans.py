@@ -1,18 +1,16 @@
-"""Plan an env the way the static suite does: tftest in a temporary copy of modules/ and envs/<env>, against a
-throw-away local cloud on a free port (tftest's clean-up deletes .terraform and state where it runs, so it
-never runs inside the repository)."""
+"""Plan an env the way the static suite does: `terraform plan` + `terraform show -json` in a temporary copy of
+modules/ and envs/<env> (never .terraform or state in the repository), against a throw-away local cloud on a
+free port, through the harness's own Terraform runner."""
 
 from __future__ import annotations
 
 import contextlib
-import shutil
+import json
 import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import tftest
 
 from farm import infra, lambda_zips, terraform
 
@@ -40,35 +38,25 @@ def local_cloud() -> Iterator[str]:
 
 
 def plan_env(env: str, endpoint: str, workdir: Path) -> dict[str, Any]:
-    """`terraform show -json` of a fresh plan of envs/<env>, made with tftest in a copy under workdir."""
+    """`terraform show -json` of a fresh plan of envs/<env>, made in a copy under workdir."""
     root = terraform.copy_roots(workdir, env)
     if env != "local":
         infra.prepare_offline_root(root)  # local backend and sample tfvars instead of an account
     lambda_zips.build("local")  # the plan only hashes the zips; the local ones need no network
     work = workdir / "work"
     ws = terraform.Workspace(
-        env=env, root=root, endpoint_url=endpoint, lambda_zip_dir=lambda_zips.OUT_DIRS["local"], work_dir=work
+        env=env,
+        root=root,
+        endpoint_url=endpoint,
+        lambda_zip_dir=lambda_zips.OUT_DIRS["local"],
+        work_dir=work,
+        backend_config=terraform.local_backend_args(work),
+        stream=False,
     )
-    test = tftest.TerraformTest(str(root), env=ws.environment())
-    test.setup(init_vars={"path": str(work / "terraform.tfstate")})
-    plan = test.plan(output=True)
-    return dict(plan._raw)
-
-
-FIXTURES_DIR = Path(__file__).parent / "fixtures"
-
-
-def plan_fixture(name: str, endpoint: str, workdir: Path) -> dict[str, Any]:
-    """Plan a fixture root (tests/smoke/static/fixtures/<name>) that calls modules with literal inputs."""
-    shutil.copytree(terraform.MODULES_DIR, workdir / "modules", ignore=shutil.ignore_patterns(".terraform"))
-    root = workdir / "fixtures" / name
-    shutil.copytree(FIXTURES_DIR / name, root)
-    ws = terraform.Workspace(
-        env=f"fixture-{name}", root=root, endpoint_url=endpoint, work_dir=workdir / "work"
-    )
-    test = tftest.TerraformTest(str(root), env=ws.environment())
-    test.setup()
-    return dict(test.plan(output=True)._raw)
+    ws.init()
+    plan_file = work / "plan.tfplan"
+    ws.run("plan", "-input=false", "-no-color", f"-out={plan_file}", capture=True)
+    return json.loads(ws.run("show", "-json", "-no-color", str(plan_file), capture=True).stdout)
 
 
 def planned_resources(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:

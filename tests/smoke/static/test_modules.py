@@ -1,8 +1,8 @@
-"""Every module's own tests: `modules/<name>/tests/*.tftest.hcl`, run by `terraform test` with the real provider
-against the static suite's private local cloud.
+"""Every module's own tests: `modules/<name>/tests/*.tftest.hcl`, run by `terraform test` with the real
+provider against the static suite's private local cloud.
 
-The tests live next to the module they test, so a broken validation or policy document fails there. They run in
-one temporary copy of modules/ (terraform test writes .terraform and state where it runs, never in the
+The tests live next to the module they test, so a broken validation or policy document fails there. They run
+in one temporary copy of modules/ (terraform test writes .terraform and state where it runs, never in the
 repository), a few modules at a time: most of their time is the provider waiting on the local cloud.
 
 Run one module's tests alone with `nox -s smoke -- tests/smoke/static/test_modules.py -k storage`.

@@ -1,0 +1,96 @@
+# The composition: the contract object and the toggles it is built from. What each service module does is
+# tested next to that module; what each env sets is checked by the env-level plans (tests/smoke/static).
+variables {
+  availability_zones   = ["us-east-1a", "us-east-1b"]
+  batch_max_vcpus      = 4
+  enable_vpc_endpoints = false
+  endpoint_url         = "http://127.0.0.1:4599"
+  environment          = "local"
+  name_prefix          = "tt-stack"
+  vpc_cidr             = "10.43.0.0/16"
+  worker_image         = "render-worker:test"
+  # lambda_zip_dir comes from TF_VAR_lambda_zip_dir (the harness-built zips)
+}
+
+run "contract_and_pipeline" {
+  command = plan
+
+  assert {
+    condition = toset(keys(output.farm)) == toset([
+      "artifacts_bucket", "completion_topic_arn", "compute_environment_arns", "ecr_repository_url",
+      "efs_access_point_id", "efs_file_system_id", "endpoint_url", "events_log_group_name", "events_queue_url",
+      "events_rule_name", "failure_queue_url", "failure_topic_arn", "job_definition_arn", "job_queue_arn",
+      "kms_key_arns", "lambda_function_names", "notifications_dlq_url", "notifications_queue_url", "region",
+      "renders_bucket", "scratch_mount_path", "specs_bucket", "state_machine_arn", "test_hooks_enabled",
+    ])
+    error_message = "the farm output must hold exactly the names of docs/contracts.md"
+  }
+
+  assert {
+    condition     = output.farm.endpoint_url == var.endpoint_url && output.farm.region == "us-east-1"
+    error_message = "the contract carries the endpoint it was given and the provider's region"
+  }
+
+  assert {
+    condition     = output.farm.scratch_mount_path == "/mnt/scratch" && output.farm.test_hooks_enabled == false
+    error_message = "defaults: scratch at /mnt/scratch, test hooks off"
+  }
+
+  assert {
+    condition     = length(module.pipeline) == 1
+    error_message = "the pipeline is on by default"
+  }
+}
+
+run "aws_shaped_without_pipeline" {
+  command = plan
+
+  variables {
+    enable_pipeline           = false
+    enable_test_hooks         = true
+    endpoint_url              = null
+    codedeploy_shifts_aliases = true
+    environment               = "aws"
+  }
+
+  assert {
+    condition     = length(module.pipeline) == 0
+    error_message = "enable_pipeline = false must leave the pipeline out"
+  }
+
+  assert {
+    condition     = output.farm.endpoint_url == null && output.farm.test_hooks_enabled == true
+    error_message = "on aws the contract's endpoint is null; test hooks follow enable_test_hooks"
+  }
+}
+
+run "rejects_bad_input" {
+  command = plan
+
+  variables {
+    availability_zones           = ["us-east-1a"]
+    batch_max_vcpus              = 0
+    default_variants_per_child   = 0.5
+    endpoint_url                 = "ftp://somewhere/path"
+    environment                  = "staging"
+    job_attempt_duration_seconds = 30
+    job_attempts                 = 11
+    lambda_runtime               = "nodejs20.x"
+    lambda_zip_dir               = ""
+    max_spec_bytes               = 10
+    name_prefix                  = "Farm"
+    pipeline_branch              = "main branch"
+    scratch_mount_path           = "relative/path"
+    vpc_cidr                     = "10.0.0.0/33"
+    worker_image                 = ""
+    worker_memory_mib            = 256
+    worker_vcpu                  = 3
+  }
+
+  expect_failures = [
+    var.availability_zones, var.batch_max_vcpus, var.default_variants_per_child, var.endpoint_url,
+    var.environment, var.job_attempt_duration_seconds, var.job_attempts, var.lambda_runtime, var.lambda_zip_dir,
+    var.max_spec_bytes, var.name_prefix, var.pipeline_branch, var.scratch_mount_path, var.vpc_cidr,
+    var.worker_image, var.worker_memory_mib, var.worker_vcpu,
+  ]
+}

@@ -1,0 +1,49 @@
+"""Every module is tested next to itself, and every validation a module declares is exercised: a run in
+modules/<name>/tests/*.tftest.hcl gives it a bad value and expects it to fail (`expect_failures`). The runs
+themselves execute in the smoke session (tests/smoke/static/test_modules.py)."""
+
+from __future__ import annotations
+
+import hcl2
+import pytest
+
+from farm import terraform
+
+MODULES = sorted(p.name for p in terraform.MODULES_DIR.iterdir() if any(p.glob("*.tf")))
+
+
+def _load(path) -> dict:
+    with path.open() as handle:
+        return hcl2.load(handle)
+
+
+def validated_variables(module: str) -> set[str]:
+    names = set()
+    for path in (terraform.MODULES_DIR / module).glob("*.tf"):
+        for block in _load(path).get("variable", []):
+            names |= {name.strip('"') for name, body in block.items() if body.get("validation")}
+    return names
+
+
+def expected_failures(module: str) -> set[str]:
+    names = set()
+    for path in (terraform.MODULES_DIR / module / "tests").glob("*.tftest.hcl"):
+        for block in _load(path).get("run", []):
+            for body in block.values():
+                names |= {ref.strip("${}").removeprefix("var.") for ref in body.get("expect_failures", [])}
+    return names
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_has_tests(module):
+    assert list((terraform.MODULES_DIR / module / "tests").glob("*.tftest.hcl")), (
+        f"modules/{module}/tests/ holds no *.tftest.hcl"
+    )
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_validation_is_exercised(module):
+    missing = validated_variables(module) - expected_failures(module)
+    assert not missing, (
+        f"modules/{module}: no run in tests/*.tftest.hcl expects these validations to fail: {sorted(missing)}"
+    )
