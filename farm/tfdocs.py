@@ -31,16 +31,17 @@ def module_dirs() -> list[Path]:
     return sorted(p for p in MODULES_DIR.iterdir() if p.is_dir() and any(p.glob("*.tf")))
 
 
-def _blocks(module_dir: Path, kind: str) -> dict[str, dict]:
-    """Every `variable` or `output` block of the module's .tf files, by name."""
+def blocks(path: Path, kind: str) -> dict[str, dict]:
+    """Every labelled block of one kind (`variable`, `output`, a test file's `run`) by name, from one HCL file
+    or from a module directory's .tf files; names are unquoted, bodies as python-hcl2 gives them."""
     found: dict[str, dict] = {}
-    for tf in sorted(module_dir.glob("*.tf")):
+    for tf in sorted(path.glob("*.tf")) if path.is_dir() else [path]:
         for block in hcl2.loads(tf.read_text(encoding="utf-8"), serialization_options=_OPTIONS).get(kind, []):
-            found.update({_literal(name): body for name, body in block.items()})
+            found.update({literal(name): body for name, body in block.items()})
     return found
 
 
-def _literal(value):
+def literal(value):
     """python-hcl2 8 keeps string literals quoted (escapes included) and wraps expressions as ${...}."""
     if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
         try:
@@ -53,15 +54,15 @@ def _literal(value):
     if isinstance(value, float) and value.is_integer():
         return int(value)  # Terraform has one number type: 2.0 is 2
     if isinstance(value, dict):
-        return {_literal(k): _literal(v) for k, v in value.items()}
+        return {literal(k): literal(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_literal(v) for v in value]
+        return [literal(v) for v in value]
     return value
 
 
 def _type(variable: dict) -> str:
     # python-hcl2 writes a type on one line ({a = string, b = number}); pad the braces as HCL is written.
-    text = _literal(variable.get("type", "any"))
+    text = literal(variable.get("type", "any"))
     return re.sub(r"(?<=[^{])\}", " }", re.sub(r"\{(?=[^}])", "{ ", text))
 
 
@@ -73,7 +74,7 @@ def _required(variable: dict) -> bool:
 def _default(variable: dict) -> str:
     if "default" not in variable:
         return "n/a"
-    return _code(json.dumps(_literal(variable["default"]), ensure_ascii=False))
+    return _code(json.dumps(literal(variable["default"]), ensure_ascii=False))
 
 
 def _code(text: str) -> str:
@@ -83,14 +84,14 @@ def _code(text: str) -> str:
 
 
 def _description(block: dict) -> str:
-    text = " ".join(str(_literal(block.get("description", "n/a"))).split())  # a table row is one line
+    text = " ".join(str(literal(block.get("description", "n/a"))).split())  # a table row is one line
     # `\<` keeps placeholders such as <account> visible: Markdown renderers drop what looks like an HTML tag.
     return text.replace("|", "\\|").replace("<", "\\<") or "n/a"
 
 
 def render(module_dir: Path) -> str:
     """The generated part of the README, markers included, in terraform-docs' shape."""
-    variables, outputs = _blocks(module_dir, "variable"), _blocks(module_dir, "output")
+    variables, outputs = blocks(module_dir, "variable"), blocks(module_dir, "output")
     lines = [BEGIN, "## Inputs", ""]
     if variables:
         lines += ["| name | type | default | required | description |", "|---|---|---|---|---|"]

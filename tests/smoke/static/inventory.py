@@ -1,11 +1,10 @@
-"""YAML inventories of a plan, in cloud-foundation-fabric's manner: expected values and counts, checked as a
-subset of the plan. Regenerate one after an intended change, then review its diff:
+"""YAML inventories of an env's plan, in cloud-foundation-fabric's manner, kept to the composition: every
+resource address the env creates (so a resource that appears, disappears or moves shows up in review), a count
+per type, the outputs, and the few values an env chooses (sizes, retention, hooks, force-destroy). What each
+module does with its inputs is tested next to the module (modules/<name>/tests). Regenerate after an intended
+change, then review its diff:
 
     .venv/bin/python -m tests.smoke.static.inventory ENV      (or FARM_REGEN_INVENTORY=1 nox -s smoke)
-
-The generated inventory keeps the security- and contract-relevant attributes of each resource type (TRACKED)
-and a count per type; JSON strings (policies, definitions, patterns) are decoded so the YAML reads well and a
-reviewer can trim what should not be pinned.
 """
 
 from __future__ import annotations
@@ -25,73 +24,15 @@ from tests.smoke.static import plans
 INVENTORY_DIR = Path(__file__).parent / "inventories"
 REGENERATE = "regenerate it with `.venv/bin/python -m tests.smoke.static.inventory {env}` and review the diff"
 
-# resource type -> attributes worth pinning (only those known at plan time end up in the inventory).
+# resource type -> the attributes whose values the env roots choose (only those known at plan time are kept).
 TRACKED: dict[str, tuple[str, ...]] = {
-    "aws_batch_compute_environment": ("compute_environment_name", "type", "state", "compute_resources"),
-    "aws_batch_job_definition": (
-        "name",
-        "type",
-        "platform_capabilities",
-        "retry_strategy",
-        "timeout",
-        "container_properties",
-        "propagate_tags",
-    ),
-    "aws_batch_job_queue": ("name", "state", "priority", "compute_environment_order"),
-    "aws_cloudwatch_event_rule": ("name", "event_pattern", "state"),
-    "aws_cloudwatch_event_target": ("target_id",),
-    "aws_cloudwatch_log_group": ("name", "retention_in_days"),
-    "aws_codebuild_project": ("name", "source", "environment"),
-    "aws_codedeploy_deployment_group": ("deployment_config_name", "deployment_style"),
-    "aws_codepipeline": ("name", "stage"),
-    "aws_ecr_repository": (
-        "name",
-        "image_tag_mutability",
-        "image_scanning_configuration",
-        "encryption_configuration",
-    ),
-    "aws_efs_access_point": ("posix_user", "root_directory"),
-    "aws_efs_file_system": ("encrypted", "performance_mode", "throughput_mode"),
-    "aws_efs_file_system_policy": ("policy",),
-    "aws_efs_mount_target": (),
-    "aws_iam_role": ("name", "assume_role_policy"),
-    "aws_iam_role_policy": ("name", "policy"),
-    "aws_iam_role_policy_attachment": ("policy_arn",),
-    "aws_kms_alias": ("name",),
-    "aws_kms_key": (
-        "enable_key_rotation",
-        "key_usage",
-        "customer_master_key_spec",
-        "deletion_window_in_days",
-    ),
-    "aws_lambda_function": (
-        "function_name",
-        "handler",
-        "runtime",
-        "timeout",
-        "memory_size",
-        "environment",
-        "publish",
-    ),
-    "aws_s3_bucket": ("bucket", "force_destroy"),
-    "aws_s3_bucket_policy": ("policy",),
-    "aws_s3_bucket_public_access_block": (
-        "block_public_acls",
-        "block_public_policy",
-        "ignore_public_acls",
-        "restrict_public_buckets",
-    ),
-    "aws_s3_bucket_server_side_encryption_configuration": ("rule",),
-    "aws_s3_bucket_versioning": ("versioning_configuration",),
-    "aws_security_group": ("name", "ingress", "egress"),
-    "aws_sfn_state_machine": ("name", "type", "definition", "logging_configuration"),
-    "aws_sns_topic": ("name",),
-    "aws_sns_topic_subscription": ("protocol", "raw_message_delivery"),
-    "aws_sqs_queue": ("name", "message_retention_seconds", "visibility_timeout_seconds", "redrive_policy"),
-    "aws_sqs_queue_policy": ("policy",),
-    "aws_sqs_queue_redrive_policy": ("redrive_policy",),
-    "aws_vpc_security_group_egress_rule": ("ip_protocol", "from_port", "to_port", "cidr_ipv4"),
-    "aws_vpc_security_group_ingress_rule": ("ip_protocol", "from_port", "to_port", "cidr_ipv4"),
+    "aws_batch_compute_environment": ("compute_resources",),
+    "aws_batch_job_definition": ("retry_strategy", "timeout", "container_properties"),
+    "aws_cloudwatch_log_group": ("retention_in_days",),
+    "aws_ecr_repository": ("force_delete",),
+    "aws_lambda_function": ("runtime", "environment"),
+    "aws_s3_bucket": ("force_destroy",),
+    "aws_vpc": ("cidr_block",),
 }
 
 
@@ -113,9 +54,7 @@ def build(plan: dict[str, Any]) -> dict[str, Any]:
     resources = plans.planned_resources(plan)
     values: dict[str, dict[str, Any]] = {}
     for address, resource in sorted(resources.items()):
-        attrs = TRACKED.get(resource["type"])
-        if attrs is None:
-            continue
+        attrs = TRACKED.get(resource["type"], ())
         planned = resource.get("values", {})
         kept = {a: decode(planned[a]) for a in attrs if planned.get(a) not in (None, "", [], {})}
         values[address] = kept
@@ -161,7 +100,9 @@ def check(plan: dict[str, Any], inventory: dict[str, Any]) -> list[str]:
             problems.append(f"{address}: not in the plan")
             continue
         planned = decode(resources[address].get("values", {}))
-        problems += subset_problems(planned, expected, address)
+        problems += subset_problems(planned, expected or {}, address)
+    for address in sorted(set(resources) - set(inventory.get("values") or {})):
+        problems.append(f"{address}: in the plan, not in the inventory")
     actual_counts = build(plan)["counts"]
     for kind, expected in (inventory.get("counts") or {}).items():
         if actual_counts.get(kind, 0) != expected:

@@ -4,33 +4,24 @@ themselves execute in the smoke session (tests/smoke/static/test_modules.py)."""
 
 from __future__ import annotations
 
-import hcl2
 import pytest
 
 from farm import terraform
+from farm.tfdocs import blocks, literal
 
 MODULES = sorted(p.name for p in terraform.MODULES_DIR.iterdir() if any(p.glob("*.tf")))
 
 
-def _load(path) -> dict:
-    with path.open() as handle:
-        return hcl2.load(handle)
-
-
 def validated_variables(module: str) -> set[str]:
-    names = set()
-    for path in (terraform.MODULES_DIR / module).glob("*.tf"):
-        for block in _load(path).get("variable", []):
-            names |= {name.strip('"') for name, body in block.items() if body.get("validation")}
-    return names
+    variables = blocks(terraform.MODULES_DIR / module, "variable")
+    return {name for name, body in variables.items() if body.get("validation")}
 
 
 def expected_failures(module: str) -> set[str]:
     names = set()
     for path in (terraform.MODULES_DIR / module / "tests").glob("*.tftest.hcl"):
-        for block in _load(path).get("run", []):
-            for body in block.values():
-                names |= {ref.strip("${}").removeprefix("var.") for ref in body.get("expect_failures", [])}
+        for run in blocks(path, "run").values():
+            names |= {literal(ref).removeprefix("var.") for ref in run.get("expect_failures", [])}
     return names
 
 
