@@ -4,6 +4,10 @@ Replaced in moto: Job.run (the docker runner), BatchBackend.submit_job (retryStr
 know their parent, SUBMITTED events), BatchResponse.submitjob (passes retryStrategy on), and Job.describe
 (exit code, reason, retry strategy, array index, like DescribeJobs on AWS). Job._get_container_property is
 made side-effect free (moto appends AWS_BATCH_JOB_ID to the override list on every describe).
+
+BatchBackend.delete_compute_environment refuses, as AWS does, to delete an environment that a job queue's
+computeEnvironmentOrder still lists (ClientException "Cannot delete, found existing JobQueue relationship.");
+moto deletes it and leaves the queue pointing at nothing, which hides failed replacements of an environment.
 """
 
 from __future__ import annotations
@@ -143,7 +147,25 @@ def terminate(self, reason: str) -> None:
     batch_runner.slots().wake_all()
 
 
+# AWS's message, full stop included (what DeleteComputeEnvironment answers with HTTP 400 today).
+JOB_QUEUE_RELATIONSHIP = "Cannot delete, found existing JobQueue relationship."
+
+_original_delete_compute_environment = batch_models.BatchBackend.delete_compute_environment
+
+
+def delete_compute_environment(self, compute_environment_name: str) -> None:
+    """Refuse while a job queue still lists the environment; deleting the queue, or pointing it at other
+    environments with UpdateJobQueue, lets the delete through. An unknown name stays a no-op, as in moto."""
+    compute_env = self.get_compute_environment(compute_environment_name) if compute_environment_name else None
+    if compute_env is not None and any(
+        env.arn == compute_env.arn for queue in self._job_queues.values() for env in queue.environments
+    ):
+        raise ClientException(JOB_QUEUE_RELATIONSHIP)
+    _original_delete_compute_environment(self, compute_environment_name)
+
+
 def apply() -> None:
+    batch_models.BatchBackend.delete_compute_environment = delete_compute_environment
     Job.terminate = terminate
     Job.run = batch_runner.run
     Job.describe = describe

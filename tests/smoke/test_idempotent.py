@@ -112,6 +112,46 @@ def test_applied_wiring(deployment):
         assert rule["apply_server_side_encryption_by_default"][0]["kms_master_key_id"] == keys["storage"]
 
 
+SPOT_ENVIRONMENT = 'module.stack.module.batch.aws_batch_compute_environment.this["spot"]'
+
+
+def _spot_environment(batch, queue_arn: str) -> str:
+    """ARN of the Fargate Spot compute environment the job queue lists."""
+    (queue,) = batch.describe_job_queues(jobQueues=[queue_arn])["jobQueues"]
+    listed = [entry["computeEnvironment"] for entry in queue["computeEnvironmentOrder"]]
+    described = batch.describe_compute_environments(computeEnvironments=listed)["computeEnvironments"]
+    spot = [e["computeEnvironmentArn"] for e in described if e["computeResources"]["type"] == "FARGATE_SPOT"]
+    assert len(spot) == 1, f"the queue lists {listed}, Fargate Spot among them: {spot}"
+    return spot[0]
+
+
+def test_compute_environment_replacement_applies_cleanly(deployment):
+    """A change that replaces a compute environment applies in one go: the new environment is created, the
+    queue moved to it, and only then the old one deleted. The local cloud, like AWS, refuses to delete an
+    environment a queue still uses, so a module that destroys first fails here (terraform-aws-batch #9)."""
+    batch = stack.load("local").client("batch")
+    queue = deployment["job_queue_arn"]
+    before = _spot_environment(batch, queue)
+
+    ws = terraform.workspace("local", endpoint_url=deployment["endpoint_url"])
+    ws.lambda_zip_dir = infra.build_zips("local")
+    ws.init()
+    started = time.monotonic()
+    try:
+        ws.run("apply", "-input=false", "-auto-approve", f"-replace={SPOT_ENVIRONMENT}")
+    except terraform.TerraformError as err:
+        pytest.fail(f"replacing {SPOT_ENVIRONMENT} did not apply: {err}")
+    finally:
+        stack.load.cache_clear()  # the outputs list the new environment (or the apply failed part-way)
+    print(f"replacement of the spot compute environment applied in {time.monotonic() - started:.1f} s")
+
+    after = _spot_environment(batch, queue)
+    assert after != before, "the queue still lists the old Fargate Spot environment"
+    assert batch.describe_compute_environments(computeEnvironments=[before])["computeEnvironments"] == []
+    assert stack.load("local")["compute_environment_arns"][0] == after
+    assert infra.pending_changes("local") == infra.NO_CHANGES
+
+
 def test_destroy_removes_everything(deployment):
     infra.destroy("local")
     ws = terraform.workspace("local")

@@ -6,7 +6,7 @@ import inspect
 from importlib.metadata import version
 
 from moto.awslambda.models import LambdaFunction
-from moto.batch.models import BatchBackend, Job, JobDefinition
+from moto.batch.models import BatchBackend, Job, JobDefinition, JobQueue
 from moto.batch.responses import BatchResponse
 from moto.codebuild.models import CodeBuildBackend
 from moto.codebuild.responses import CodeBuildResponse
@@ -74,6 +74,20 @@ def test_batch_submit_internals():
     assert "self._jobs" in inspect.getsource(BatchBackend.__init__)
     assert callable(BatchResponse.submitjob)
     assert "JOB_NAME_REGEX" in inspect.getsource(BatchBackend.submit_job)
+
+
+def test_batch_compute_environment_delete_internals():
+    assert _params(BatchBackend.delete_compute_environment) == ["self", "compute_environment_name"]
+    assert _params(BatchBackend.get_compute_environment) == ["self", "identifier"]
+    source = inspect.getsource(BatchBackend.delete_compute_environment)
+    assert "JobQueue relationship" not in source, "moto refuses the delete itself now"
+    assert "self.batch_backend.delete_compute_environment(" in inspect.getsource(
+        BatchResponse.deletecomputeenvironment
+    )
+    assert "self._job_queues" in inspect.getsource(BatchBackend.__init__)
+    assert "self.environments = environments" in inspect.getsource(JobQueue.__init__)
+    # UpdateJobQueue replaces the order the patch reads (the create-before-destroy step before the delete).
+    assert "job_queue.environments = env_objects" in inspect.getsource(BatchBackend.update_job_queue)
 
 
 def test_lambda_internals():
