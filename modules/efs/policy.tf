@@ -2,7 +2,18 @@
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
+module "policy_statements" {
+  source = "../policy_statements"
+
+  deny_insecure_transport = {
+    file_system = { actions = ["*"], resources = [aws_efs_file_system.this.arn] }
+  }
+}
+
 data "aws_iam_policy_document" "file_system" {
+  # DenyInsecureTransport, shared with every resource policy of the stack.
+  source_policy_documents = [module.policy_statements.deny_insecure_transport["file_system"]]
+
   statement {
     sid       = "AccountMountsThroughAccessPoint"
     actions   = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
@@ -23,24 +34,6 @@ data "aws_iam_policy_document" "file_system" {
       test     = "Bool"
       variable = "elasticfilesystem:AccessedViaMountTarget"
       values   = ["true"]
-    }
-  }
-
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["*"]
-    resources = [aws_efs_file_system.this.arn]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
     }
   }
 }

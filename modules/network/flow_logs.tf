@@ -3,33 +3,37 @@ resource "aws_flow_log" "this" {
   vpc_id               = aws_vpc.this.id
   traffic_type         = "ALL"
   log_destination_type = "cloud-watch-logs"
-  log_destination      = aws_cloudwatch_log_group.flow_logs.arn
+  log_destination      = module.log_group.arns["flow_logs"]
   iam_role_arn         = aws_iam_role.flow_logs.arn
   tags                 = merge(var.tags, { Name = "${var.name_prefix}-flow-logs" })
 }
 
-resource "aws_cloudwatch_log_group" "flow_logs" {
-  #checkov:skip=CKV_AWS_338:retention is chosen per environment through var.log_retention_days
-  name              = "/${var.name_prefix}/vpc-flow-logs"
+module "log_group" {
+  source = "../log_group"
+
+  kms_key_arn       = var.logs_kms_key_arn
+  names             = { flow_logs = "/${var.name_prefix}/vpc-flow-logs" }
   retention_in_days = var.log_retention_days
-  kms_key_id        = var.logs_kms_key_arn
   tags              = var.tags
 }
 
-data "aws_iam_policy_document" "flow_logs_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
+# The flow log group used to be made here; existing state moves into modules/log_group instead of being replaced.
+moved {
+  from = aws_cloudwatch_log_group.flow_logs
+  to   = module.log_group.aws_cloudwatch_log_group.this["flow_logs"]
+}
 
-    principals {
-      type        = "Service"
-      identifiers = ["vpc-flow-logs.amazonaws.com"]
-    }
+module "policy_statements" {
+  source = "../policy_statements"
+
+  service_trust = {
+    flow_logs = { service = "vpc-flow-logs.amazonaws.com" }
   }
 }
 
 resource "aws_iam_role" "flow_logs" {
   name               = "${var.name_prefix}-vpc-flow-logs"
-  assume_role_policy = data.aws_iam_policy_document.flow_logs_assume.json
+  assume_role_policy = module.policy_statements.service_trust["flow_logs"]
   tags               = var.tags
 }
 
@@ -40,7 +44,7 @@ data "aws_iam_policy_document" "flow_logs" {
       "logs:DescribeLogStreams",
       "logs:PutLogEvents",
     ]
-    resources = ["${aws_cloudwatch_log_group.flow_logs.arn}:*"]
+    resources = ["${module.log_group.arns["flow_logs"]}:*"]
   }
 }
 

@@ -15,7 +15,7 @@ output "endpoint_security_group_id" {
 
 output "flow_log_group_name" {
   description = "CloudWatch log group receiving the VPC flow logs."
-  value       = aws_cloudwatch_log_group.flow_logs.name
+  value       = module.log_group.names["flow_logs"]
 }
 
 output "private_route_table_id" {

@@ -1,26 +1,22 @@
 # TLS only, and every put names SSE-KMS with the storage key. IAM evaluates a negated ...IfExists condition on
 # a missing key as true, so a put without both headers is denied too: every writer (worker, Lambdas, `farm
 # submit`, CodePipeline's KMS artifact store) sends them.
+module "policy_statements" {
+  source = "../policy_statements"
+
+  deny_insecure_transport = {
+    for purpose in keys(local.buckets) : purpose => {
+      actions   = ["s3:*"]
+      resources = [aws_s3_bucket.this[purpose].arn, "${aws_s3_bucket.this[purpose].arn}/*"]
+    }
+  }
+}
+
 data "aws_iam_policy_document" "bucket" {
   for_each = aws_s3_bucket.this
 
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [each.value.arn, "${each.value.arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
+  # DenyInsecureTransport, shared with every resource policy of the stack.
+  source_policy_documents = [module.policy_statements.deny_insecure_transport[each.key]]
 
   statement {
     sid       = "DenyNonKmsEncryption"
