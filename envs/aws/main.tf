@@ -1,12 +1,12 @@
-# Production sizes: VPC endpoints instead of a NAT, test hooks off, buckets protected from forced deletion.
+# Production sizes: VPC endpoints instead of a NAT, test hooks off, buckets protected from forced deletion,
+# Batch's service-linked role, and CodeDeploy moving the live aliases after each pipeline deploy.
 module "stack" {
   source = "../../modules/stack"
 
   availability_zones         = var.availability_zones
   batch_max_vcpus            = var.batch_max_vcpus
-  # Batch's service-linked role; CodeDeploy moves the live aliases after each pipeline deploy.
-  codedeploy_shifts_aliases = true
-  create_batch_service_role = false
+  codedeploy_shifts_aliases  = true
+  create_batch_service_role  = false
   default_variants_per_child = var.default_variants_per_child
   enable_pipeline            = var.enable_pipeline
   enable_test_hooks          = false

@@ -1,4 +1,5 @@
-# Small sizes and test hooks: this stack exists to be created, exercised and destroyed on one machine.
+# Small sizes and test hooks: this stack exists to be created, exercised and destroyed on one machine. The
+# local cloud's Batch insists on an explicit service role, and without CodeDeploy every apply moves the aliases.
 locals {
   lambda_zip_dir = var.lambda_zip_dir != "" ? var.lambda_zip_dir : abspath("${path.root}/../../build/lambdas")
 }
@@ -6,23 +7,22 @@ locals {
 module "stack" {
   source = "../../modules/stack"
 
-  availability_zones    = ["us-east-1a", "us-east-1b"]
-  batch_max_vcpus       = 4
-  # The local cloud's Batch insists on an explicit service role; without CodeDeploy shifts, apply moves aliases.
+  availability_zones        = ["us-east-1a", "us-east-1b"]
+  batch_max_vcpus           = 4
   codedeploy_shifts_aliases = false
   create_batch_service_role = true
-  enable_pipeline       = true
-  enable_test_hooks     = true
-  enable_vpc_endpoints  = false
-  endpoint_url          = var.endpoint_url
-  environment           = "local"
-  force_destroy_buckets = true
-  lambda_zip_dir        = local.lambda_zip_dir
-  log_retention_days    = 7
-  name_prefix           = "farm"
-  tags                  = { CostCenter = "local" }
-  vpc_cidr              = "10.42.0.0/16"
-  worker_image          = "render-worker:local"
-  worker_memory_mib     = 2048
-  worker_vcpu           = 1
+  enable_pipeline           = true
+  enable_test_hooks         = true
+  enable_vpc_endpoints      = false
+  endpoint_url              = var.endpoint_url
+  environment               = "local"
+  force_destroy_buckets     = true
+  lambda_zip_dir            = local.lambda_zip_dir
+  log_retention_days        = 7
+  name_prefix               = "farm"
+  tags                      = { CostCenter = "local" }
+  vpc_cidr                  = "10.42.0.0/16"
+  worker_image              = "render-worker:local"
+  worker_memory_mib         = 2048
+  worker_vcpu               = 1
 }
