@@ -34,15 +34,19 @@ def _run_module_tests(root: Path, env: dict[str, str]) -> tuple[int, str, float]
     started = time.monotonic()
     output = []
     for args in (["init", "-input=false", "-no-color"], ["test", "-no-color"]):
-        proc = subprocess.run(
-            ["terraform", *args],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-            check=False,
-        )
+        try:
+            proc = subprocess.run(
+                ["terraform", *args],
+                cwd=root,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as err:  # one module's hang must not fail the others' results
+            output.append(f"$ terraform {' '.join(args)}\ntimed out after {TIMEOUT_S} s\n{err.stdout or ''}")
+            return 124, "\n".join(output), time.monotonic() - started
         output.append(f"$ terraform {' '.join(args)}\n{proc.stdout}{proc.stderr}")
         if proc.returncode != 0:
             return proc.returncode, "\n".join(output), time.monotonic() - started
