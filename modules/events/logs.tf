@@ -1,17 +1,24 @@
 # EventBridge can only deliver to log groups under /aws/events/, and only when a resource policy lets it.
-resource "aws_cloudwatch_log_group" "this" {
-  #checkov:skip=CKV_AWS_338:retention is chosen per environment through var.log_retention_days
-  name              = "/aws/events/${var.name_prefix}-batch-job-state"
+module "log_group" {
+  source = "../log_group"
+
+  names             = { job_state = "/aws/events/${var.name_prefix}-batch-job-state" }
   retention_in_days = var.log_retention_days
-  kms_key_id        = var.logs_kms_key_arn
+  kms_key_arn       = var.logs_kms_key_arn
   tags              = var.tags
+}
+
+# The group used to be created here; existing state moves into the shared module instead of being replaced.
+moved {
+  from = aws_cloudwatch_log_group.this
+  to   = module.log_group.aws_cloudwatch_log_group.this["job_state"]
 }
 
 data "aws_iam_policy_document" "logs" {
   statement {
     sid       = "EventBridgeWritesJobStates"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+    resources = ["${module.log_group.arns["job_state"]}:*"]
 
     principals {
       type        = "Service"

@@ -15,7 +15,7 @@ resource "aws_cloudwatch_event_rule" "this" {
 resource "aws_cloudwatch_event_target" "logs" {
   rule      = aws_cloudwatch_event_rule.this.name
   target_id = "logs"
-  arn       = aws_cloudwatch_log_group.this.arn
+  arn       = module.log_group.arns["job_state"]
 
   depends_on = [aws_cloudwatch_log_resource_policy.this]
 }

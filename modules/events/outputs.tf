@@ -1,6 +1,6 @@
 output "log_group_name" {
   description = "Log group receiving every job state change."
-  value       = aws_cloudwatch_log_group.this.name
+  value       = module.log_group.names["job_state"]
 }
 
 output "queue_arn" {

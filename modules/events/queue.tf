@@ -6,8 +6,19 @@ resource "aws_sqs_queue" "this" {
   tags                              = merge(var.tags, { Name = "${var.name_prefix}-batch-job-state" })
 }
 
+# The DenyInsecureTransport statement of the queue policy, from the shared building block.
+module "policy_statements" {
+  source = "../policy_statements"
+
+  deny_insecure_transport = {
+    queue = { actions = ["sqs:*"], resources = [aws_sqs_queue.this.arn] }
+  }
+}
+
 # Only our rule may send here (aws:SourceArn), and nothing over plain HTTP.
 data "aws_iam_policy_document" "queue" {
+  source_policy_documents = [module.policy_statements.deny_insecure_transport["queue"]]
+
   statement {
     sid       = "RuleDelivers"
     actions   = ["sqs:SendMessage"]
@@ -22,24 +33,6 @@ data "aws_iam_policy_document" "queue" {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
       values   = [aws_cloudwatch_event_rule.this.arn]
-    }
-  }
-
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["sqs:*"]
-    resources = [aws_sqs_queue.this.arn]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
     }
   }
 }

@@ -1,9 +1,26 @@
-# Each queue admits SendMessage from its own topic only (aws:SourceArn), and nothing over plain HTTP.
-data "aws_iam_policy_document" "queue" {
-  for_each = {
+locals {
+  # Each queue and the one topic that may deliver into it.
+  deliveries = {
     notifications = { queue_arn = aws_sqs_queue.notifications.arn, topic_arn = aws_sns_topic.this["completion"].arn }
     failure       = { queue_arn = aws_sqs_queue.failure.arn, topic_arn = aws_sns_topic.this["failure"].arn }
   }
+}
+
+# The DenyInsecureTransport statement of every queue and topic policy, from the shared building block.
+module "policy_statements" {
+  source = "../policy_statements"
+
+  deny_insecure_transport = merge(
+    { for k, d in local.deliveries : "queue-${k}" => { actions = ["sqs:*"], resources = [d.queue_arn] } },
+    { for k, t in aws_sns_topic.this : "topic-${k}" => { actions = ["sns:Publish"], resources = [t.arn] } },
+  )
+}
+
+# Each queue admits SendMessage from its own topic only (aws:SourceArn), and nothing over plain HTTP.
+data "aws_iam_policy_document" "queue" {
+  for_each = local.deliveries
+
+  source_policy_documents = [module.policy_statements.deny_insecure_transport["queue-${each.key}"]]
 
   statement {
     sid       = "TopicDelivers"
@@ -19,24 +36,6 @@ data "aws_iam_policy_document" "queue" {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
       values   = [each.value.topic_arn]
-    }
-  }
-
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["sqs:*"]
-    resources = [each.value.queue_arn]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
     }
   }
 }
@@ -57,6 +56,8 @@ data "aws_caller_identity" "current" {}
 data "aws_iam_policy_document" "topic" {
   for_each = aws_sns_topic.this
 
+  source_policy_documents = [module.policy_statements.deny_insecure_transport["topic-${each.key}"]]
+
   statement {
     sid       = "AccountPublishes"
     actions   = ["sns:Publish"]
@@ -71,24 +72,6 @@ data "aws_iam_policy_document" "topic" {
       test     = "StringEquals"
       variable = "aws:PrincipalAccount"
       values   = [data.aws_caller_identity.current.account_id]
-    }
-  }
-
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["sns:Publish"]
-    resources = [each.value.arn]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
     }
   }
 }

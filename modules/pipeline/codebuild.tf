@@ -24,14 +24,24 @@ locals {
   }
 }
 
-resource "aws_cloudwatch_log_group" "build" {
-  #checkov:skip=CKV_AWS_338:Retention is the log_retention_days input, chosen per environment (short for local stacks).
-  for_each = local.projects
+module "log_group" {
+  source = "../log_group"
 
-  name              = "/aws/codebuild/${var.name_prefix}-${each.key}"
+  names             = { for k, p in local.projects : k => "/aws/codebuild/${var.name_prefix}-${k}" }
   retention_in_days = var.log_retention_days
-  kms_key_id        = var.logs_key_arn
+  kms_key_arn       = var.logs_key_arn
   tags              = var.tags
+}
+
+# The groups used to be created here; existing state moves into the shared module instead of being replaced.
+moved {
+  from = aws_cloudwatch_log_group.build["test"]
+  to   = module.log_group.aws_cloudwatch_log_group.this["test"]
+}
+
+moved {
+  from = aws_cloudwatch_log_group.build["deploy"]
+  to   = module.log_group.aws_cloudwatch_log_group.this["deploy"]
 }
 
 resource "aws_codebuild_project" "this" {
@@ -70,7 +80,7 @@ resource "aws_codebuild_project" "this" {
 
   logs_config {
     cloudwatch_logs {
-      group_name = aws_cloudwatch_log_group.build[each.key].name
+      group_name = module.log_group.names[each.key]
     }
   }
 

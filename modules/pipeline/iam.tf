@@ -1,23 +1,31 @@
 locals {
   project_arns = { for k, p in aws_codebuild_project.this : k => p.arn }
   alias_arns   = [for arn in values(local.function_arns) : "${arn}:*"]
+
+  # Built from the names (the deployment group and the target need these roles first): what CodeDeploy and
+  # EventBridge act for when they assume their roles.
+  deployment_group_arn = "arn:${local.partition}:codedeploy:${local.region}:${local.account_id}:deploymentgroup:${local.codedeploy_app_name}/${local.deployment_group_name}"
+  push_rule_arn        = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.push_rule_name}"
 }
 
-# --- CodePipeline ---------------------------------------------------------------------------------------------
-data "aws_iam_policy_document" "pipeline_trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["codepipeline.amazonaws.com"] # one string: a list here is rejected by CodePipeline
-    }
+# Every role's trust policy, from the shared building block: the service, bound to this account
+# (aws:SourceAccount) and, where the service sends it, to the one resource it acts for (aws:SourceArn).
+module "policy_statements" {
+  source = "../policy_statements"
+
+  service_trust = {
+    pipeline   = { service = "codepipeline.amazonaws.com" } # rendered as one string, as CodePipeline insists
+    build      = { service = "codebuild.amazonaws.com" }
+    codedeploy = { service = "codedeploy.amazonaws.com", source_arns = [local.deployment_group_arn] }
+    trigger    = { service = "events.amazonaws.com", source_arns = [local.push_rule_arn] }
   }
 }
 
+# --- CodePipeline ---------------------------------------------------------------------------------------------
 resource "aws_iam_role" "pipeline" {
   name               = "${var.name_prefix}-pipeline"
   description        = "CodePipeline: read the repository, run the two CodeBuild projects, use the artifact store."
-  assume_role_policy = data.aws_iam_policy_document.pipeline_trust.json
+  assume_role_policy = module.policy_statements.service_trust["pipeline"]
   tags               = var.tags
 }
 
@@ -66,22 +74,12 @@ resource "aws_iam_role_policy" "pipeline" {
 }
 
 # --- CodeBuild (one role per project) -------------------------------------------------------------------------
-data "aws_iam_policy_document" "build_trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["codebuild.amazonaws.com"]
-    }
-  }
-}
-
 resource "aws_iam_role" "build" {
   for_each = local.projects
 
   name               = "${var.name_prefix}-build-${each.key}"
   description        = "CodeBuild ${each.key}: ${each.value.description}"
-  assume_role_policy = data.aws_iam_policy_document.build_trust.json
+  assume_role_policy = module.policy_statements.service_trust["build"]
   tags               = var.tags
 }
 
@@ -91,7 +89,7 @@ data "aws_iam_policy_document" "build" {
   statement {
     sid       = "WriteBuildLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.build[each.key].arn}:*"]
+    resources = ["${module.log_group.arns[each.key]}:*"]
   }
 
   statement {
@@ -164,20 +162,10 @@ resource "aws_iam_role_policy_attachment" "deploy" {
 }
 
 # --- CodeDeploy -----------------------------------------------------------------------------------------------
-data "aws_iam_policy_document" "codedeploy_trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["codedeploy.amazonaws.com"]
-    }
-  }
-}
-
 resource "aws_iam_role" "codedeploy" {
   name               = "${var.name_prefix}-codedeploy"
   description        = "CodeDeploy: shift the functions' live aliases."
-  assume_role_policy = data.aws_iam_policy_document.codedeploy_trust.json
+  assume_role_policy = module.policy_statements.service_trust["codedeploy"]
   tags               = var.tags
 }
 
@@ -196,20 +184,10 @@ resource "aws_iam_role_policy" "codedeploy" {
 }
 
 # --- EventBridge trigger --------------------------------------------------------------------------------------
-data "aws_iam_policy_document" "trigger_trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-  }
-}
-
 resource "aws_iam_role" "trigger" {
   name               = "${var.name_prefix}-pipeline-trigger"
   description        = "EventBridge: start the pipeline on pushes."
-  assume_role_policy = data.aws_iam_policy_document.trigger_trust.json
+  assume_role_policy = module.policy_statements.service_trust["trigger"]
   tags               = var.tags
 }
 

@@ -1,6 +1,10 @@
 # Start the pipeline on pushes to the branch (instead of polling).
+locals {
+  push_rule_name = "${var.name_prefix}-pipeline-push"
+}
+
 resource "aws_cloudwatch_event_rule" "push" {
-  name        = "${var.name_prefix}-pipeline-push"
+  name        = local.push_rule_name
   description = "Pushes to ${var.branch} of ${aws_codecommit_repository.this.repository_name} start the pipeline."
   event_pattern = jsonencode({
     source        = ["aws.codecommit"]
