@@ -1,10 +1,10 @@
-data "aws_iam_policy_document" "ecs_tasks_trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
+# Trust policies of the three roles, bound to this account (aws:SourceAccount) by the shared statements module.
+module "policy_statements" {
+  source = "../policy_statements"
+
+  service_trust = {
+    batch     = { service = "batch.amazonaws.com" }
+    ecs_tasks = { service = "ecs-tasks.amazonaws.com" }
   }
 }
 
@@ -12,7 +12,7 @@ data "aws_iam_policy_document" "ecs_tasks_trust" {
 resource "aws_iam_role" "job" {
   name               = "${var.name_prefix}-batch-job"
   description        = "Render worker: read specs, write renders, mount EFS scratch."
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
+  assume_role_policy = module.policy_statements.service_trust["ecs_tasks"]
   tags               = var.tags
 }
 
@@ -58,7 +58,7 @@ resource "aws_iam_role_policy" "job" {
 resource "aws_iam_role" "execution" {
   name               = "${var.name_prefix}-batch-execution"
   description        = "Fargate agent for render jobs: pull the worker image, write its logs."
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
+  assume_role_policy = module.policy_statements.service_trust["ecs_tasks"]
   tags               = var.tags
 }
 
@@ -79,7 +79,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "WriteWorkerLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.worker.arn}:*"]
+    resources = ["${module.log_group.arns["worker"]}:*"]
   }
 }
 
@@ -91,21 +91,11 @@ resource "aws_iam_role_policy" "execution" {
 
 # Only for the local cloud, whose Batch insists that an explicit service role exists (it checks nothing else,
 # and has no AWS managed policies to attach). On AWS the service-linked role AWSServiceRoleForBatch is used.
-data "aws_iam_policy_document" "batch_trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["batch.amazonaws.com"]
-    }
-  }
-}
-
 resource "aws_iam_role" "service" {
   count = var.create_service_role ? 1 : 0
 
   name               = "${var.name_prefix}-batch-service"
   description        = "AWS Batch service role (local cloud only; AWS uses the service-linked role)."
-  assume_role_policy = data.aws_iam_policy_document.batch_trust.json
+  assume_role_policy = module.policy_statements.service_trust["batch"]
   tags               = var.tags
 }

@@ -30,13 +30,16 @@ locals {
   )
 }
 
+# A change that forces a new environment (its type, its name, ...) replaces it in one apply: the provider names the
+# new one from the prefix, the queue is pointed at it, and only then is the old one deleted (Batch refuses to delete
+# an environment a queue still uses: "Cannot delete, found existing JobQueue relationship", terraform-aws-batch #9).
 resource "aws_batch_compute_environment" "this" {
   for_each = local.compute_environments
 
-  compute_environment_name = "${var.name_prefix}-${replace(each.key, "_", "-")}"
-  type                     = "MANAGED"
-  state                    = "ENABLED"
-  service_role             = try(aws_iam_role.service[0].arn, null)
+  compute_environment_name_prefix = "${var.name_prefix}-${replace(each.key, "_", "-")}-"
+  type                            = "MANAGED"
+  state                           = "ENABLED"
+  service_role                    = try(aws_iam_role.service[0].arn, null)
 
   compute_resources {
     type               = each.value.type
@@ -46,6 +49,10 @@ resource "aws_batch_compute_environment" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_batch_job_queue" "this" {
@@ -120,7 +127,7 @@ resource "aws_batch_job_definition" "this" {
     logConfiguration = {
       logDriver = "awslogs"
       options = {
-        "awslogs-group"         = aws_cloudwatch_log_group.worker.name
+        "awslogs-group"         = module.log_group.names["worker"]
         "awslogs-stream-prefix" = "worker"
       }
     }
@@ -129,10 +136,16 @@ resource "aws_batch_job_definition" "this" {
   tags = var.tags
 }
 
-resource "aws_cloudwatch_log_group" "worker" {
-  #checkov:skip=CKV_AWS_338:Retention is the log_retention_days input, chosen per environment (short for local stacks).
-  name              = "/aws/batch/${var.name_prefix}-worker"
+module "log_group" {
+  source = "../log_group"
+
+  names             = { worker = "/aws/batch/${var.name_prefix}-worker" }
   retention_in_days = var.log_retention_days
-  kms_key_id        = var.logs_key_arn
+  kms_key_arn       = var.logs_key_arn
   tags              = var.tags
+}
+
+moved {
+  from = aws_cloudwatch_log_group.worker
+  to   = module.log_group.aws_cloudwatch_log_group.this["worker"]
 }

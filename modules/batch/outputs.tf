@@ -35,5 +35,5 @@ output "job_role_arn" {
 
 output "log_group_name" {
   description = "CloudWatch log group of the worker containers."
-  value       = aws_cloudwatch_log_group.worker.name
+  value       = module.log_group.names["worker"]
 }

@@ -1,10 +1,9 @@
-data "aws_iam_policy_document" "trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
+# The functions' trust policy, bound to this account (aws:SourceAccount) by the shared statements module.
+module "policy_statements" {
+  source = "../policy_statements"
+
+  service_trust = {
+    lambda = { service = "lambda.amazonaws.com" }
   }
 }
 
@@ -14,7 +13,7 @@ resource "aws_iam_role" "this" {
 
   name               = "${var.name_prefix}-${replace(each.key, "_", "-")}"
   description        = "Lambda ${each.key}: ${each.value.description}"
-  assume_role_policy = data.aws_iam_policy_document.trust.json
+  assume_role_policy = module.policy_statements.service_trust["lambda"]
   tags               = var.tags
 }
 
@@ -41,7 +40,7 @@ data "aws_iam_policy_document" "validate_input" {
   statement {
     sid       = "WriteLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.this["validate_input"].arn}:*"]
+    resources = ["${module.log_group.arns["validate_input"]}:*"]
   }
 }
 
@@ -67,7 +66,7 @@ data "aws_iam_policy_document" "publish_results" {
   statement {
     sid       = "WriteLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.this["publish_results"].arn}:*"]
+    resources = ["${module.log_group.arns["publish_results"]}:*"]
   }
 }
 

@@ -61,15 +61,24 @@ resource "aws_lambda_function" "this" {
   tags = var.tags
 
   # The log group must exist first, or Lambda creates an unencrypted one without retention.
-  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
+  depends_on = [module.log_group, aws_iam_role_policy.this]
 }
 
-resource "aws_cloudwatch_log_group" "this" {
-  #checkov:skip=CKV_AWS_338:Retention is the log_retention_days input, chosen per environment (short for local stacks).
-  for_each = local.functions
+module "log_group" {
+  source = "../log_group"
 
-  name              = "/aws/lambda/${var.name_prefix}-${replace(each.key, "_", "-")}"
+  names             = { for k, _ in local.functions : k => "/aws/lambda/${var.name_prefix}-${replace(k, "_", "-")}" }
   retention_in_days = var.log_retention_days
-  kms_key_id        = var.logs_key_arn
+  kms_key_arn       = var.logs_key_arn
   tags              = var.tags
+}
+
+moved {
+  from = aws_cloudwatch_log_group.this["validate_input"]
+  to   = module.log_group.aws_cloudwatch_log_group.this["validate_input"]
+}
+
+moved {
+  from = aws_cloudwatch_log_group.this["publish_results"]
+  to   = module.log_group.aws_cloudwatch_log_group.this["publish_results"]
 }

@@ -20,7 +20,7 @@ output "function_names" {
 
 output "log_group_names" {
   description = "Log groups of the functions, by function key."
-  value       = { for k, g in aws_cloudwatch_log_group.this : k => g.name }
+  value       = module.log_group.names
 }
 
 output "role_arns" {

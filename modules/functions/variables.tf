@@ -36,14 +36,9 @@ variable "lambda_zip_dir" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the functions' log groups."
+  description = "Retention of the functions' log groups in days (validated by modules/log_group, which makes the groups)."
   type        = number
   default     = 30
-
-  validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
-  }
 }
 
 variable "logs_key_arn" {

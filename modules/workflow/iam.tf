@@ -5,26 +5,19 @@ locals {
   batch_sync_rule_arn = "arn:${data.aws_partition.current.partition}:events:${local.region}:${local.account_id}:rule/StepFunctionsGetEventsForBatchJobsRule"
 }
 
-data "aws_iam_policy_document" "trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["states.amazonaws.com"]
-    }
-    # Confused-deputy guard: only state machines of this account may assume the role.
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
+# Confused-deputy guard: only state machines of this account may assume the role (shared statements module).
+module "policy_statements" {
+  source = "../policy_statements"
+
+  service_trust = {
+    states = { service = "states.amazonaws.com" }
   }
 }
 
 resource "aws_iam_role" "this" {
   name               = "${var.name_prefix}-render-workflow"
   description        = "Render workflow: invoke the two function aliases, run Batch jobs, publish notifications."
-  assume_role_policy = data.aws_iam_policy_document.trust.json
+  assume_role_policy = module.policy_statements.service_trust["states"]
   tags               = var.tags
 }
 

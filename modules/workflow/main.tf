@@ -25,7 +25,7 @@ resource "aws_sfn_state_machine" "this" {
   definition = jsonencode(jsondecode(local.definition))
 
   logging_configuration {
-    log_destination        = "${aws_cloudwatch_log_group.this.arn}:*"
+    log_destination        = "${module.log_group.arns["executions"]}:*"
     include_execution_data = false
     level                  = var.log_level
   }
@@ -39,11 +39,17 @@ resource "aws_sfn_state_machine" "this" {
   depends_on = [aws_iam_role_policy.this]
 }
 
-resource "aws_cloudwatch_log_group" "this" {
-  #checkov:skip=CKV_AWS_338:Retention is the log_retention_days input, chosen per environment (short for local stacks).
+module "log_group" {
+  source = "../log_group"
+
   # The /aws/vendedlogs/ prefix keeps the CloudWatch Logs resource policy Step Functions needs small.
-  name              = "/aws/vendedlogs/states/${var.name_prefix}-render"
+  names             = { executions = "/aws/vendedlogs/states/${var.name_prefix}-render" }
   retention_in_days = var.log_retention_days
-  kms_key_id        = var.logs_key_arn
+  kms_key_arn       = var.logs_key_arn
   tags              = var.tags
+}
+
+moved {
+  from = aws_cloudwatch_log_group.this
+  to   = module.log_group.aws_cloudwatch_log_group.this["executions"]
 }

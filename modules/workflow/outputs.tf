@@ -5,7 +5,7 @@ output "definition" {
 
 output "log_group_name" {
   description = "Log group of the state machine's execution logs."
-  value       = aws_cloudwatch_log_group.this.name
+  value       = module.log_group.names["executions"]
 }
 
 output "role_arn" {

@@ -50,14 +50,9 @@ variable "log_level" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the state machine's log group."
+  description = "Retention of the state machine's log group in days (validated by modules/log_group, which makes the group)."
   type        = number
   default     = 30
-
-  validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
-  }
 }
 
 variable "logs_key_arn" {

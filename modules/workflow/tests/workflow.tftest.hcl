@@ -1,0 +1,322 @@
+# The workflow module on the local cloud: the state machine's definition as Step Functions stores it (the
+# wiring docs/contracts.md and the README describe), its role's policies as IAM stores them, logging, the
+# tracing toggle, and every input validation.
+variables {
+  name_prefix           = "tt-workflow"
+  completion_topic_arn  = "arn:aws:sns:us-east-1:123456789012:tt-workflow-completion"
+  failure_topic_arn     = "arn:aws:sns:us-east-1:123456789012:tt-workflow-failure"
+  job_definition_arn    = "arn:aws:batch:us-east-1:123456789012:job-definition/tt-workflow-worker:3"
+  job_queue_arn         = "arn:aws:batch:us-east-1:123456789012:job-queue/tt-workflow-queue"
+  log_retention_days    = 7
+  logs_key_arn          = "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111"
+  messaging_key_arn     = "arn:aws:kms:us-east-1:123456789012:key/44444444-4444-4444-4444-444444444444"
+  publish_function_arn  = "arn:aws:lambda:us-east-1:123456789012:function:tt-workflow-publish-results:live"
+  tags                  = { Owner = "tftest" }
+  validate_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:tt-workflow-validate-input:live"
+}
+
+run "deploys" {
+  # --- the definition: validate -> plain or array Batch job -> publish -> notify; any error -> notify, fail
+  assert {
+    condition     = jsondecode(output.definition).StartAt == "ValidateInput" && jsondecode(output.definition).States.ValidateInput.Next == "ChooseJobShape" && output.definition == aws_sfn_state_machine.this.definition
+    error_message = "the workflow starts by validating the spec, then chooses the job shape"
+  }
+
+  assert {
+    condition = [for name, s in jsondecode(output.definition).States : name if try(s.Resource, "") == "arn:aws:states:::batch:submitJob.sync"] == ["RenderArray", "RenderPlain"] && alltrue([
+      for name in ["RenderArray", "RenderPlain"] : [
+        for k in ["JobName.$", "JobQueue", "JobDefinition", "ContainerOverrides"] : jsondecode(output.definition).States[name].Parameters[k]
+        ] == [
+        "$.validated.run_id",
+        var.job_queue_arn,
+        var.job_definition_arn,
+        {
+          Environment = [
+            { Name = "SPEC_URI", "Value.$" = "$.validated.spec_uri" },
+            { Name = "RUN_ID", "Value.$" = "$.validated.run_id" },
+            { Name = "OUTPUT_URI", "Value.$" = "$.validated.output_uri" },
+            { Name = "VARIANTS_PER_CHILD", "Value.$" = "States.Format('{}', $.validated.variants_per_child)" },
+          ]
+        },
+      ]
+    ])
+    error_message = "RenderPlain and RenderArray (and only they) run batch:submitJob.sync on the job queue with the job definition, named by run_id, with the worker's four variables"
+  }
+
+  assert {
+    condition = [
+      jsondecode(output.definition).States.ChooseJobShape.Type,
+      jsondecode(output.definition).States.ChooseJobShape.Choices,
+      jsondecode(output.definition).States.ChooseJobShape.Default,
+      jsondecode(output.definition).States.RenderArray.Parameters.ArrayProperties,
+      try(jsondecode(output.definition).States.RenderPlain.Parameters.ArrayProperties, "none"),
+      ] == [
+      "Choice",
+      [{ Variable = "$.validated.array_size", NumericEquals = 1, Next = "RenderPlain" }],
+      "RenderArray",
+      { "Size.$" = "$.validated.array_size" },
+      "none",
+    ]
+    error_message = "a Choice runs one child's worth of work as a plain job and everything else as an array job of array_size children"
+  }
+
+  assert {
+    condition = [for name in ["ValidateInput", "PublishResults"] : [
+      jsondecode(output.definition).States[name].Resource,
+      jsondecode(output.definition).States[name].Parameters.FunctionName,
+      ]] == [
+      ["arn:aws:states:::lambda:invoke", var.validate_function_arn],
+      ["arn:aws:states:::lambda:invoke", var.publish_function_arn],
+    ]
+    error_message = "ValidateInput and PublishResults invoke the two `live` aliases"
+  }
+
+  assert {
+    condition = [for name in ["ValidateInput", "PublishResults"] : jsondecode(output.definition).States[name].Catch] == [
+      [
+        { ErrorEquals = ["SpecNotFound"], ResultPath = "$.failure", Next = "NotifyFailure" },
+        { ErrorEquals = ["SpecInvalid"], ResultPath = "$.failure", Next = "NotifyFailure" },
+        { ErrorEquals = ["SpecTooLarge"], ResultPath = "$.failure", Next = "NotifyFailure" },
+        { ErrorEquals = ["States.ALL"], ResultPath = "$.failure", Next = "NotifyFailure" },
+      ],
+      [
+        { ErrorEquals = ["RenderIncomplete"], ResultPath = "$.failure", Next = "NotifyFailure" },
+        { ErrorEquals = ["States.ALL"], ResultPath = "$.failure", Next = "NotifyFailure" },
+      ],
+    ]
+    error_message = "the Lambdas' errors are caught by name (SpecNotFound, SpecInvalid, SpecTooLarge; RenderIncomplete), then States.ALL, all to NotifyFailure"
+  }
+
+  assert {
+    condition = alltrue([
+      for name, s in jsondecode(output.definition).States : try(s.Catch[length(s.Catch) - 1], null) == { ErrorEquals = ["States.ALL"], ResultPath = "$.failure", Next = "NotifyFailure" }
+      if s.Type == "Task" && name != "NotifyFailure"
+    ])
+    error_message = "every task but NotifyFailure ends its Catch with States.ALL -> NotifyFailure: no error escapes without a failure message"
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for s in values(jsondecode(output.definition).States) : [
+        for r in try(s.Retry, []) : !contains(r.ErrorEquals, "States.ALL") && r.MaxAttempts == 4 && r.JitterStrategy == "FULL"
+      ]
+    ]))
+    error_message = "retries cover named transient errors only (never States.ALL), 4 attempts with full jitter"
+  }
+
+  assert {
+    condition = [
+      for k in ["Type", "Resource", "Parameters", "Next"] : jsondecode(output.definition).States.NotifyFailure[k]
+      ] == [
+      "Task",
+      "arn:aws:states:::sns:publish",
+      {
+        TopicArn = var.failure_topic_arn
+        Message = {
+          schema_version = "1.0"
+          status         = "FAILED"
+          "run_id.$"     = "$$.Execution.Name"
+          "spec_uri.$"   = "$.spec_uri"
+          "error.$"      = "$.failure.Error"
+          "cause.$"      = "$.failure.Cause"
+        }
+      },
+      "Failed",
+    ] && !can(jsondecode(output.definition).States.NotifyFailure.Catch)
+    error_message = "NotifyFailure publishes {schema_version, status, run_id, spec_uri, error, cause} to the failure topic, then fails (and catches nothing)"
+  }
+
+  assert {
+    condition = jsondecode(output.definition).States.Failed == {
+      Type      = "Fail"
+      Comment   = "Keeps the caught error's name behind a prefix (a Fail state may not raise States.* names itself)."
+      ErrorPath = "States.Format('RenderFailed.{}', $.failure.Error)"
+      CausePath = "$.failure.Cause"
+    }
+    error_message = "the Fail state raises RenderFailed.<caught error> with the caught cause"
+  }
+
+  assert {
+    condition = [
+      for k in ["Resource", "Parameters", "Next"] : jsondecode(output.definition).States.NotifySuccess[k]
+      ] == [
+      "arn:aws:states:::sns:publish",
+      { TopicArn = var.completion_topic_arn, "Message.$" = "$.completion.message" },
+      "Succeeded",
+    ] && jsondecode(output.definition).States.PublishResults.Next == "NotifySuccess" && jsondecode(output.definition).States.Succeeded == { Type = "Succeed" }
+    error_message = "PublishResults -> NotifySuccess (the completion message to the completion topic) -> Succeeded"
+  }
+
+  # --- trust policy (from modules/policy_statements) and permissions, as IAM stores them
+  assert {
+    condition = jsondecode(aws_iam_role.this.assume_role_policy).Statement == [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = "states.amazonaws.com" }
+      Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
+    }]
+    error_message = "the role trusts only states.amazonaws.com acting for this account"
+  }
+
+  assert {
+    condition = jsondecode(aws_iam_role_policy.this.policy).Statement == [
+      {
+        Sid      = "InvokeFunctionAliases"
+        Effect   = "Allow"
+        Action   = "lambda:InvokeFunction"
+        Resource = [var.validate_function_arn, var.publish_function_arn]
+      },
+      {
+        Sid      = "SubmitRenderJobs"
+        Effect   = "Allow"
+        Action   = "batch:SubmitJob"
+        Resource = [var.job_queue_arn, var.job_definition_arn]
+      },
+      {
+        Sid      = "FollowRenderJobs"
+        Effect   = "Allow"
+        Action   = "batch:DescribeJobs"
+        Resource = "*"
+      },
+      {
+        Sid      = "StopRenderJobs"
+        Effect   = "Allow"
+        Action   = "batch:TerminateJob"
+        Resource = "arn:aws:batch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:job/*"
+      },
+      {
+        Sid      = "BatchSyncEventsRule"
+        Effect   = "Allow"
+        Action   = ["events:PutTargets", "events:PutRule", "events:DescribeRule"]
+        Resource = "arn:aws:events:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:rule/StepFunctionsGetEventsForBatchJobsRule"
+      },
+      {
+        Sid      = "PublishNotifications"
+        Effect   = "Allow"
+        Action   = "sns:Publish"
+        Resource = [var.failure_topic_arn, var.completion_topic_arn]
+      },
+      {
+        Sid      = "UseMessagingKey"
+        Effect   = "Allow"
+        Action   = ["kms:GenerateDataKey", "kms:Decrypt"]
+        Resource = var.messaging_key_arn
+      },
+      {
+        Sid    = "DeliverExecutionLogs"
+        Effect = "Allow"
+        Action = [
+          "logs:UpdateLogDelivery",
+          "logs:PutResourcePolicy",
+          "logs:ListLogDeliveries",
+          "logs:GetLogDelivery",
+          "logs:DescribeResourcePolicies",
+          "logs:DescribeLogGroups",
+          "logs:DeleteLogDelivery",
+          "logs:CreateLogDelivery",
+        ]
+        Resource = "*"
+      },
+    ]
+    error_message = "the role invokes the two aliases, submits to the queue and definition, follows and stops this account's jobs, manages the .sync rule, publishes to the two topics with the messaging key, delivers logs; no X-Ray without tracing"
+  }
+
+  # --- the state machine itself
+  assert {
+    condition = [
+      aws_sfn_state_machine.this.name, aws_sfn_state_machine.this.type, aws_sfn_state_machine.this.role_arn,
+      aws_sfn_state_machine.this.tracing_configuration[0].enabled,
+      ] == [
+      "tt-workflow-render", "STANDARD", aws_iam_role.this.arn, false,
+    ]
+    error_message = "a STANDARD state machine <name_prefix>-render running as its role, without tracing by default"
+  }
+
+  assert {
+    condition = aws_sfn_state_machine.this.logging_configuration[0] == {
+      log_destination        = "arn:aws:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:/aws/vendedlogs/states/tt-workflow-render:*"
+      include_execution_data = false
+      level                  = "ERROR"
+    }
+    error_message = "execution logs go to the vended-logs group at ERROR, never with execution data (specs may be confidential)"
+  }
+
+  assert {
+    condition = [output.state_machine_arn, output.state_machine_name, output.role_arn, output.log_group_name] == [
+      aws_sfn_state_machine.this.arn, "tt-workflow-render", aws_iam_role.this.arn, "/aws/vendedlogs/states/tt-workflow-render",
+    ]
+    error_message = "outputs name the state machine, its role and its log group"
+  }
+}
+
+# The log group as CloudWatch Logs reports it: retention and key reach modules/log_group.
+run "log_group_is_kept_and_encrypted" {
+  command = plan
+
+  module {
+    source = "./tests/verify"
+  }
+
+  variables {
+    log_group_names = { executions = "/aws/vendedlogs/states/tt-workflow-render" }
+  }
+
+  assert {
+    condition     = output.log_groups["executions"] == { retention_in_days = 7, kms_key_id = var.logs_key_arn, tags = tomap({ Owner = "tftest" }) }
+    error_message = "the execution log group keeps log_retention_days, is encrypted with logs_key_arn and carries the tags"
+  }
+}
+
+run "tracing_and_log_level" {
+  command = plan
+
+  variables {
+    log_level       = "ALL"
+    tracing_enabled = true
+  }
+
+  assert {
+    condition     = aws_sfn_state_machine.this.tracing_configuration[0].enabled && aws_sfn_state_machine.this.logging_configuration[0].level == "ALL" && !aws_sfn_state_machine.this.logging_configuration[0].include_execution_data
+    error_message = "tracing_enabled turns X-Ray tracing on; log_level sets the level, still without execution data"
+  }
+
+  assert {
+    condition = [for s in jsondecode(data.aws_iam_policy_document.this.json).Statement : s if s.Sid == "WriteTraces"] == [{
+      Sid      = "WriteTraces"
+      Effect   = "Allow"
+      Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingTargets", "xray:GetSamplingRules"]
+      Resource = "*"
+    }] && length(jsondecode(data.aws_iam_policy_document.this.json).Statement) == 9
+    error_message = "with tracing the role may also write traces (X-Ray has no resource-level permissions), and nothing else changes"
+  }
+}
+
+run "rejects_bad_input" {
+  command = plan
+
+  variables {
+    completion_topic_arn  = "arn:aws:sqs:us-east-1:123456789012:tt-workflow-completion"
+    failure_topic_arn     = "tt-workflow-failure"
+    job_definition_arn    = "arn:aws:batch:us-east-1:123456789012:job-queue/tt-workflow-queue"
+    job_queue_arn         = "arn:aws:batch:us-east-1:123456789012:job-definition/tt-workflow-worker:3"
+    log_level             = "DEBUG"
+    logs_key_arn          = "alias/logs"
+    messaging_key_arn     = "alias/messaging"
+    name_prefix           = "TT_Workflow"
+    publish_function_arn  = "arn:aws:lambda:us-east-1:123456789012:function:tt-workflow-publish-results"
+    validate_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:tt-workflow-validate-input"
+  }
+
+  expect_failures = [
+    var.completion_topic_arn,
+    var.failure_topic_arn,
+    var.job_definition_arn,
+    var.job_queue_arn,
+    var.log_level,
+    var.logs_key_arn,
+    var.messaging_key_arn,
+    var.name_prefix,
+    var.publish_function_arn,
+    var.validate_function_arn,
+  ]
+}
