@@ -30,7 +30,7 @@ TRACKED: dict[str, tuple[str, ...]] = {
     "aws_batch_job_definition": ("retry_strategy", "timeout", "container_properties"),
     "aws_cloudwatch_log_group": ("retention_in_days",),
     "aws_ecr_repository": ("force_delete",),
-    "aws_lambda_function": ("runtime", "environment"),
+    "aws_lambda_function": ("runtime",),
     "aws_s3_bucket": ("force_destroy",),
     "aws_vpc": ("cidr_block",),
 }
