@@ -3,6 +3,8 @@
 - AWS ignores `location` for the CODEPIPELINE (and NO_SOURCE) types and the Terraform provider sends none;
   moto 5.2.5 demands one for every type. Keep moto's checks for every other type.
 - moto ignores `encryptionKey` and reports alias/aws/s3, so every plan wants to change it back. Keep it.
+- DeleteProject takes a name or an ARN (the provider deletes by ARN); moto looks the ARN up as a name, finds
+  nothing and keeps the project, so a destroy followed by an apply fails with ResourceAlreadyExistsException.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from moto.codebuild import responses
+from moto.codebuild.models import CodeBuildBackend
 from moto.codebuild.responses import CodeBuildResponse
 
 _LOCATIONLESS_SOURCES = {"CODEPIPELINE", "NO_SOURCE"}
 _original_source = responses._validate_required_params_source
 _original_artifacts = responses._validate_required_params_artifacts
+_original_delete_project = CodeBuildBackend.delete_project
 
 
 def _validate_source(source: dict[str, Any]) -> None:
@@ -43,7 +47,13 @@ def _keep_encryption_key(original):
     return create_project
 
 
+def _delete_project(self: CodeBuildBackend, project_name: str) -> None:
+    # arn:aws:codebuild:<region>:<account>:project/<name>
+    _original_delete_project(self, project_name.rsplit(":project/", 1)[-1])
+
+
 def apply() -> None:
+    CodeBuildBackend.delete_project = _delete_project
     responses._validate_required_params_source = _validate_source
     responses._validate_required_params_artifacts = _validate_artifacts
     if not getattr(CodeBuildResponse.create_project, "_localcloud_kms", False):

@@ -81,6 +81,30 @@ def test_codecommit_keeps_its_kms_key_and_lists_no_branches(cloud):
     assert codecommit.list_branches(repositoryName=name)["branches"] == []
 
 
+def test_codebuild_delete_project_by_arn(cloud):
+    """The provider deletes by ARN; the project must go, so the same name can be created again."""
+    role = cloud.client("iam").create_role(RoleName=unique("cb"), AssumeRolePolicyDocument="{}")["Role"][
+        "Arn"
+    ]
+    codebuild = cloud.client("codebuild")
+    name = unique("build")
+    project = {
+        "name": name,
+        "source": {"type": "CODEPIPELINE"},
+        "artifacts": {"type": "CODEPIPELINE"},
+        "environment": {
+            "type": "LINUX_CONTAINER",
+            "image": "aws/codebuild/standard:7.0",
+            "computeType": "BUILD_GENERAL1_SMALL",
+        },
+        "serviceRole": role,
+    }
+    arn = codebuild.create_project(**project)["project"]["arn"]
+    codebuild.delete_project(name=arn)
+    assert codebuild.batch_get_projects(names=[name])["projects"] == []
+    codebuild.create_project(**project)  # no ResourceAlreadyExistsException
+
+
 def test_codebuild_update_project(cloud):
     role = cloud.client("iam").create_role(RoleName=unique("cb"), AssumeRolePolicyDocument="{}")["Role"][
         "Arn"
