@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from render_worker.uri import check_run_id
+
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
@@ -34,7 +36,6 @@ EXIT_NOT_FOUND = 3
 EXIT_STILL_RUNNING = 4
 EXIT_CLOUD_ERROR = 5
 
-RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 POLL_SECONDS = 1.0
 
@@ -127,8 +128,7 @@ def upload_spec(stack, body: bytes, run_id: str, filename: str = "catalog.json")
 
 def start_run(stack, spec_uri: str, run_id: str) -> str:
     """Start the workflow for a spec already in S3; returns the execution ARN."""
-    if not RUN_ID_PATTERN.match(run_id):
-        raise ValueError(f"run id {run_id!r} does not match {RUN_ID_PATTERN.pattern}")
+    check_run_id(run_id)  # one definition of a run id, newline-proof (render_worker.uri)
     response = stack.client("stepfunctions").start_execution(
         stateMachineArn=stack["state_machine_arn"],
         name=run_id,
@@ -423,9 +423,12 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     if not spec.is_file():
         print(f"farm submit: {spec}: no such file", file=sys.stderr)
         return EXIT_USAGE
-    if args.run_id and not RUN_ID_PATTERN.match(args.run_id):
-        print(f"farm submit: --run-id must match {RUN_ID_PATTERN.pattern}", file=sys.stderr)
-        return EXIT_USAGE
+    if args.run_id:
+        try:
+            check_run_id(args.run_id)
+        except ValueError as err:
+            print(f"farm submit: --run-id: {err}", file=sys.stderr)
+            return EXIT_USAGE
     stack = _load_stack()
     run_id, arn = submit(stack, spec, args.run_id)
     print(f"submitted {spec} as run {run_id}")
