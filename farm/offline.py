@@ -50,9 +50,8 @@ def register(subparsers) -> None:
     render.set_defaults(func=cmd_render)
 
 
-def _report(problems: list[Problem]) -> int:
-    for problem in problems:
-        print(problem, file=sys.stderr)
+def _report(lines: str) -> int:
+    print(lines, file=sys.stderr)
     return EXIT_INVALID
 
 
@@ -76,11 +75,11 @@ def load_or_report(source: str):
     try:
         return load(source)
     except SpecInvalid as exc:
-        return _report(exc.problems)
+        return _report(exc.report())  # every listed problem, then how many more there are
     except (SpecNotFound, SpecTooLarge) as exc:
-        return _report([Problem("", str(exc))])
+        return _report(str(Problem("", str(exc))))
     except Exception as exc:  # whatever the input is, one line, never a traceback
-        return _report([Problem("", f"cannot validate: {type(exc).__name__}: {exc}")])
+        return _report(str(Problem("", f"cannot validate: {type(exc).__name__}: {exc}")))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -6,9 +6,24 @@ contract (docs/contracts.md): do not rename them.
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
+from typing import Any
 
-MAX_MESSAGE_LINES = 20
+MAX_MESSAGE_LINES = 20  # problem lines in an error message (the Step Functions state output holds 256 KB)
+MAX_LINE = 300  # characters of one problem line: a pointer can hold any key of the spec, however long
+_MAX_SHOWN = 60  # characters of an offending value quoted in a message
+
+_repr = reprlib.Repr()
+_repr.maxstring = _repr.maxother = _MAX_SHOWN
+_repr.maxlevel = 2
+
+
+def shown(value: Any) -> str:
+    """A value as a message quotes it: its repr, at most _MAX_SHOWN characters, built without the repr of the
+    whole value (a 50 MB array must not cost a 50 MB string to say it is not an object)."""
+    text = _repr.repr(value)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -19,7 +34,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.pointer or '/'}: {self.message}"
+        line = f"{self.pointer or '/'}: {self.message}"
+        return line if len(line) <= MAX_LINE else line[: MAX_LINE - 3] + "..."
 
 
 class FarmError(Exception):
@@ -31,15 +47,29 @@ class SpecNotFound(FarmError):
 
 
 class SpecTooLarge(FarmError):
-    """The spec is larger than MAX_SPEC_BYTES."""
+    """The spec is larger than MAX_SPEC_BYTES (or would be, decoded, in memory)."""
 
 
 class SpecInvalid(FarmError):
-    """The spec is not valid JSON, fails the schema, or breaks a rule the schema cannot express."""
+    """The spec is not valid JSON, fails the schema, or breaks a rule the schema cannot express.
 
-    def __init__(self, problems: list[Problem]):
+    `problems` are the first ones found (render_worker.spec lists at most 100); `more` is how many others
+    there are, or at least are when `more_exact` is False."""
+
+    def __init__(self, problems: list[Problem], more: int = 0, more_exact: bool = True):
         self.problems = list(problems)
-        super().__init__(format_problems(self.problems, MAX_MESSAGE_LINES))
+        self.more, self.more_exact = more, more_exact
+        super().__init__(self.report(MAX_MESSAGE_LINES))
+
+    def report(self, limit: int | None = None) -> str:
+        """One `pointer: problem` line per problem (the first `limit`), then how many more there are."""
+        listed = self.problems if limit is None else self.problems[:limit]
+        lines = [str(p) for p in listed]
+        more = self.more + len(self.problems) - len(listed)
+        if more:
+            at_least = "" if self.more_exact else "at least "
+            lines.append(f"... and {at_least}{more:,} more problem{'s' if more > 1 else ''}")
+        return "\n".join(lines)
 
 
 class RenderIncomplete(FarmError):
@@ -53,11 +83,3 @@ class RenderIncomplete(FarmError):
         if self.total_missing > len(shown):
             lines.append(f"... and {self.total_missing - len(shown)} more")
         super().__init__("\n".join(lines))
-
-
-def format_problems(problems: list[Problem], limit: int | None = None) -> str:
-    shown = problems if limit is None else problems[:limit]
-    lines = [str(p) for p in shown]
-    if len(problems) > len(shown):
-        lines.append(f"... and {len(problems) - len(shown)} more problem(s)")
-    return "\n".join(lines)

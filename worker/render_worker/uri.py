@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+from render_worker.errors import shown
+
+# Whole-string patterns, used with fullmatch: `$` would also match before a final newline.
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ def parse_uri(uri: str, *, what: str = "URI") -> Location:
         raise ValueError(f"{what} is missing")
     parts = urlsplit(uri)
     if parts.scheme == "s3":
-        if not _BUCKET.match(parts.netloc):
+        if not _BUCKET.fullmatch(parts.netloc):
             raise ValueError(f"{what} {uri!r} has no valid bucket name")
         return Location("s3", parts.netloc, parts.path.lstrip("/"))
     if parts.scheme == "file" and parts.netloc in ("", "localhost") and parts.path.startswith("/"):
@@ -40,6 +43,8 @@ def parse_uri(uri: str, *, what: str = "URI") -> Location:
 
 
 def check_run_id(run_id: str) -> str:
-    if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id):
-        raise ValueError(f"run_id {run_id!r} does not match {RUN_ID_PATTERN.pattern}")
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
+        raise ValueError(
+            f"run_id {shown(run_id)} is not 1-80 letters, digits, '_' or '-' starting with a letter or digit"
+        )
     return run_id

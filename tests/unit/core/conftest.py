@@ -46,6 +46,17 @@ def generated_spec(products: int, per_product: int, **options) -> dict:
     return doc
 
 
+def schema_nodes(node, where: str = "#"):
+    """(location, object) of every object in a schema, depth first."""
+    if isinstance(node, dict):
+        yield where, node
+        for key, value in node.items():
+            yield from schema_nodes(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from schema_nodes(value, f"{where}/{i}")
+
+
 @pytest.fixture
 def aws_env(monkeypatch):
     """Credentials and region for moto; no endpoint, so nothing can leak to a running local cloud."""

@@ -98,6 +98,20 @@ def test_validate_survives_any_file(tmp_path, capsys, content, line):
     assert "Traceback" not in err
 
 
+def test_validate_lists_the_first_100_problems_then_how_many_more(tmp_path, capsys):
+    doc = generated_spec(1, 250)
+    for variant in doc["products"][0]["variants"]:
+        variant["color"] = "nope"
+    spec = tmp_path / "broken.json"
+    spec.write_text(json.dumps(doc))
+    code, out, err = farm("validate", str(spec), capsys=capsys)
+    lines = err.splitlines()
+    assert (code, out, len(lines)) == (2, "", 101)
+    assert lines[0].startswith("/products/0/variants/0/color: 'nope' is not a colour")
+    assert lines[99].startswith("/products/0/variants/99/color: ")
+    assert lines[100] == "... and 150 more problems"
+
+
 def test_validate_missing_file_directory_and_huge_file_without_traceback(tmp_path):
     huge = tmp_path / "huge.json"
     with huge.open("wb") as handle:

@@ -10,6 +10,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from render_worker import formats
+
 PACKAGED = Path(__file__).parent
 REPOSITORY = Path(__file__).resolve().parents[3] / "schemas"
 
@@ -33,4 +35,4 @@ def load(name: str) -> dict[str, Any]:
 def validator(name: str) -> Draft202012Validator:
     schema = load(name)
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return Draft202012Validator(schema, format_checker=formats.format_checker())
