@@ -6,6 +6,9 @@ be processed (not JSON, not a notification, or the handler raised) is left on th
 its visibility timeout, and after the queue's maxReceiveCount receives SQS moves it to the dead-letter queue.
 
 `python -m farm.consumer [--queue notifications|failure] [--follow]` prints each notification as a JSON line.
+`--queue` may also name a dead-letter queue (`notifications-dlq`, `failure-dlq`, `completion-delivery-dlq`,
+`failure-delivery-dlq`): what is in it is shown, one JSON line per message (the notification, or the raw body
+and why it is not one), and left there unless `--delete` is given.
 """
 
 from __future__ import annotations
@@ -119,17 +122,85 @@ class Consumer:
         return result
 
 
+# --queue name -> the contract output (docs/contracts.md) holding its URL.
+QUEUES = {
+    "notifications": "notifications_queue_url",
+    "failure": "failure_queue_url",
+    "notifications-dlq": "notifications_dlq_url",
+    "failure-dlq": "failure_dlq_url",
+    "completion-delivery-dlq": "completion_delivery_dlq_url",
+    "failure-delivery-dlq": "failure_delivery_dlq_url",
+}
+
+
+def show_dead_letters(
+    sqs, queue_url: str, *, delete: bool = False, wait_seconds: int = 1
+) -> list[dict[str, Any]]:
+    """Every message of a dead-letter queue, each received once (hidden while this runs, visible again at the
+    end unless `delete`): {"message_id", "receive_count", "sent", "notification"} or, for a body that is not a
+    valid notification, {..., "body", "problem"}."""
+    shown: list[dict[str, Any]] = []
+    kept: list[str] = []  # receipt handles to make visible again
+    try:
+        _drain_dead_letters(sqs, queue_url, shown, kept, delete, wait_seconds)
+    finally:
+        for receipt in kept:
+            sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
+    return shown
+
+
+def _drain_dead_letters(
+    sqs, queue_url: str, shown: list[dict[str, Any]], kept: list[str], delete: bool, wait_seconds: int
+) -> None:
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=wait_seconds,
+            VisibilityTimeout=300,
+            AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+        ).get("Messages", [])
+        if not messages:
+            return
+        for raw in messages:
+            attributes = raw.get("Attributes", {})
+            entry: dict[str, Any] = {
+                "message_id": raw["MessageId"],
+                "receive_count": int(attributes.get("ApproximateReceiveCount", 0)),
+                "sent": int(attributes.get("SentTimestamp", 0)) / 1000,
+            }
+            try:
+                entry["notification"] = parse(raw["Body"])
+            except Unprocessable as exc:
+                entry.update(body=raw["Body"], problem=str(exc))
+            shown.append(entry)
+            if delete:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=raw["ReceiptHandle"])
+            else:
+                kept.append(raw["ReceiptHandle"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m farm.consumer", description=__doc__.splitlines()[0])
-    parser.add_argument("--queue", choices=["notifications", "failure"], default="notifications")
+    parser.add_argument("--queue", choices=list(QUEUES), default="notifications")
     parser.add_argument("--follow", action="store_true", help="keep polling until interrupted")
+    parser.add_argument("--delete", action="store_true", help="dead-letter queues: delete what was shown")
     parser.add_argument("--wait-seconds", type=int, default=5)
     args = parser.parse_args(argv)
 
     from farm import stack as stack_module
 
     stack = stack_module.load()
-    url = stack["notifications_queue_url" if args.queue == "notifications" else "failure_queue_url"]
+    url = stack[QUEUES[args.queue]]
+    if args.queue.endswith("-dlq"):
+        found = show_dead_letters(stack.client("sqs"), url, delete=args.delete, wait_seconds=1)
+        for entry in found:
+            print(json.dumps(entry, ensure_ascii=False), flush=True)
+        print(
+            f"{len(found)} message(s) in {args.queue}{' (deleted)' if args.delete and found else ''}",
+            file=sys.stderr,
+        )
+        return 0
     consumer = Consumer(
         stack.client("sqs"),
         url,

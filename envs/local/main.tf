@@ -19,6 +19,7 @@ module "stack" {
   force_destroy_buckets     = true
   lambda_zip_dir            = local.lambda_zip_dir
   log_retention_days        = 7
+  max_spec_bytes            = 16777216 # 16 MiB: a 100,000-variant spec (~8 MB) fits; the live SpecTooLarge test stays cheap
   name_prefix               = "farm"
   tags                      = { CostCenter = "local" }
   vpc_cidr                  = "10.42.0.0/16"

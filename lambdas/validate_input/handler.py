@@ -1,5 +1,5 @@
 """ValidateInput Lambda. Thin: the logic is render_worker.validate_input; errors keep their class names
-(SpecNotFound, SpecTooLarge, SpecInvalid), which the state machine catches."""
+(InvalidExecutionInput, SpecNotFound, SpecTooLarge, SpecInvalid), which the state machine catches."""
 
 from __future__ import annotations
 

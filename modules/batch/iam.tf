@@ -18,8 +18,9 @@ resource "aws_iam_role" "job" {
 
 data "aws_iam_policy_document" "job" {
   statement {
+    # GetObjectVersion: the worker reads the spec version ValidateInput validated (SPEC_VERSION_ID).
     sid       = "ReadSpecs"
-    actions   = ["s3:GetObject"]
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
     resources = ["${var.specs_bucket_arn}/*"]
   }
 

@@ -21,8 +21,10 @@ locals {
     { action = "EXIT", onReason = "*" },
   ]
 
+  # The workflow adds SPEC_URI, SPEC_VERSION_ID, RUN_ID, OUTPUT_URI and VARIANTS_PER_CHILD per submission.
   environment = concat(
     [
+      { name = "MAX_SPEC_BYTES", value = tostring(var.max_spec_bytes) },
       { name = "OUTPUT_KMS_KEY_ID", value = var.storage_key_arn },
       { name = "SCRATCH_DIR", value = var.scratch_mount_path },
     ],

@@ -56,7 +56,7 @@ variable "efs_file_system_id" {
 }
 
 variable "enable_test_hooks" {
-  description = "Set FARM_TEST_HOOKS=1 in the job environment (CRASH- SKUs fail). Local test stacks only, never production."
+  description = "Set FARM_TEST_HOOKS=1 in the job environment (CRASH- SKUs fail, DROP- SKUs are not uploaded). Local test stacks only, never production."
   type        = bool
   default     = false
 }
@@ -85,6 +85,16 @@ variable "logs_key_arn" {
   validation {
     condition     = can(regex("^arn:aws[a-z-]*:kms:", var.logs_key_arn))
     error_message = "logs_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "max_spec_bytes" {
+  description = "Largest catalog spec the worker reads (its MAX_SPEC_BYTES): the stack's one size limit, the same ValidateInput and PublishResults get."
+  type        = number
+
+  validation {
+    condition     = var.max_spec_bytes >= 1024 && floor(var.max_spec_bytes) == var.max_spec_bytes
+    error_message = "max_spec_bytes must be an integer of at least 1024."
   }
 }
 

@@ -19,8 +19,9 @@ resource "aws_iam_role" "this" {
 
 data "aws_iam_policy_document" "validate_input" {
   statement {
+    # GetObject also authorises HeadObject; GetObjectVersion, reading the version that HEAD named.
     sid       = "ReadSpecs"
-    actions   = ["s3:GetObject"] # also authorises HeadObject
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
     resources = ["${var.specs_bucket_arn}/*"]
   }
 
@@ -45,6 +46,13 @@ data "aws_iam_policy_document" "validate_input" {
 }
 
 data "aws_iam_policy_document" "publish_results" {
+  statement {
+    # The spec again, at the version ValidateInput validated (spec_version_id); decrypted with the storage key.
+    sid       = "ReadSpecs"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${var.specs_bucket_arn}/*"]
+  }
+
   statement {
     sid       = "ListRenders"
     actions   = ["s3:ListBucket"]

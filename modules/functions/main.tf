@@ -16,6 +16,7 @@ locals {
       memory_size = 1024
       timeout     = 300
       environment = {
+        MAX_SPEC_BYTES    = tostring(var.max_spec_bytes)
         OUTPUT_KMS_KEY_ID = var.storage_key_arn
         RENDERS_BUCKET    = var.renders_bucket
       }

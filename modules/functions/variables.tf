@@ -52,13 +52,12 @@ variable "logs_key_arn" {
 }
 
 variable "max_spec_bytes" {
-  description = "MAX_SPEC_BYTES of validate_input: larger specs fail with SpecTooLarge."
+  description = "MAX_SPEC_BYTES of both functions: larger specs fail ValidateInput with SpecTooLarge, and PublishResults reads no more (the stack's one size limit, the same the worker gets)."
   type        = number
-  default     = 67108864
 
   validation {
-    condition     = var.max_spec_bytes >= 1024
-    error_message = "max_spec_bytes must be at least 1024."
+    condition     = var.max_spec_bytes >= 1024 && floor(var.max_spec_bytes) == var.max_spec_bytes
+    error_message = "max_spec_bytes must be an integer of at least 1024."
   }
 }
 
@@ -115,7 +114,7 @@ variable "runtime" {
 }
 
 variable "specs_bucket_arn" {
-  description = "ARN of the specs bucket validate_input reads."
+  description = "ARN of the specs bucket both functions read (the version ValidateInput validated)."
   type        = string
 
   validation {

@@ -1,9 +1,13 @@
 locals {
-  # Each queue and the one topic that may deliver into it.
-  deliveries = {
-    notifications = { queue_arn = aws_sqs_queue.notifications.arn, topic_arn = aws_sns_topic.this["completion"].arn }
-    failure       = { queue_arn = aws_sqs_queue.failure.arn, topic_arn = aws_sns_topic.this["failure"].arn }
-  }
+  # Each queue SNS sends into and the one topic that may: the subscribed queues, and the subscriptions' delivery
+  # DLQs (SNS moves an undeliverable message there as the topic).
+  deliveries = merge(
+    {
+      notifications = { queue_arn = aws_sqs_queue.notifications.arn, topic_arn = aws_sns_topic.this["completion"].arn }
+      failure       = { queue_arn = aws_sqs_queue.failure.arn, topic_arn = aws_sns_topic.this["failure"].arn }
+    },
+    { for k, q in aws_sqs_queue.delivery_dlq : "${k}-delivery-dlq" => { queue_arn = q.arn, topic_arn = aws_sns_topic.this[k].arn } },
+  )
 }
 
 # The DenyInsecureTransport statement of every queue and topic policy, from the shared building block.
@@ -48,6 +52,13 @@ resource "aws_sqs_queue_policy" "notifications" {
 resource "aws_sqs_queue_policy" "failure" {
   queue_url = aws_sqs_queue.failure.id
   policy    = data.aws_iam_policy_document.queue["failure"].json
+}
+
+resource "aws_sqs_queue_policy" "delivery_dlq" {
+  for_each = aws_sqs_queue.delivery_dlq
+
+  queue_url = each.value.id
+  policy    = data.aws_iam_policy_document.queue["${each.key}-delivery-dlq"].json
 }
 
 # Topics accept publishes from this account's principals only (the workflow role), over TLS.

@@ -10,7 +10,7 @@ variable "kms_data_key_reuse_period_seconds" {
 }
 
 variable "kms_key_arn" {
-  description = "ARN of the KMS key (messaging family) that encrypts both topics and all queues."
+  description = "ARN of the KMS key (messaging family) that encrypts both topics and all queues (dead-letter queues included)."
   type        = string
 
   validation {
@@ -20,7 +20,7 @@ variable "kms_key_arn" {
 }
 
 variable "max_receive_count" {
-  description = "Receives of a notification without deletion before it moves to the DLQ."
+  description = "Receives of a message without deletion before it moves to its queue's DLQ (notifications and failure queues alike)."
   type        = number
   default     = 3
 

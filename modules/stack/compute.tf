@@ -13,6 +13,7 @@ module "batch" {
   job_attempts             = var.job_attempts
   log_retention_days       = var.log_retention_days
   logs_key_arn             = module.kms.key_arns["logs"]
+  max_spec_bytes           = var.max_spec_bytes
   max_vcpus                = var.batch_max_vcpus
   name_prefix              = var.name_prefix
   renders_bucket_arn       = module.storage.renders_bucket_arn

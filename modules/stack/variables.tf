@@ -48,7 +48,7 @@ variable "enable_pipeline" {
 }
 
 variable "enable_test_hooks" {
-  description = "Set FARM_TEST_HOOKS=1 in the job definition (CRASH- SKUs fail). Local test stacks only, never aws."
+  description = "Set FARM_TEST_HOOKS=1 in the job definition (CRASH- SKUs fail, DROP- SKUs are not uploaded). Local test stacks only, never aws."
   type        = bool
   default     = false
 }
@@ -135,7 +135,7 @@ variable "log_retention_days" {
 }
 
 variable "max_spec_bytes" {
-  description = "Largest catalog spec ValidateInput accepts, in bytes."
+  description = "Largest catalog spec, in bytes: ValidateInput refuses larger ones (SpecTooLarge), the worker and PublishResults read no more. The one copy of the limit (MAX_SPEC_BYTES of both functions and of the job definition)."
   type        = number
   default     = 67108864
 

@@ -1,8 +1,10 @@
-"""Assertions shared by the integration tests: renders against the spec, manifest, gallery, part records."""
+"""Assertions shared by the integration tests: renders against the spec, manifest, gallery, part records, and
+a run's one message."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import xml.etree.ElementTree as ET  # noqa: S405 - parses our own renders, never foreign input
 from typing import Any
@@ -10,6 +12,27 @@ from typing import Any
 from tests.conftest import child_slice, flat_variants, sha256
 
 SVG = "{http://www.w3.org/2000/svg}svg"
+# Seconds a queue must stay quiet (no new message for the run) before its messages are counted.
+QUIET_SECONDS = float(os.environ.get("FARM_TEST_QUIET_SECONDS", "5"))
+
+
+def only_message(farm, run_id: str, status: str, validator=None) -> dict[str, Any]:
+    """The run's one message, counted once the run is terminal (the caller has waited: the workflow publishes
+    before it ends) and both queues have been quiet for QUIET_SECONDS: exactly one on the queue of `status`
+    (SUCCEEDED: the notifications queue, FAILED: the failure queue), none on the other."""
+    ours, other = (
+        (farm.notifications, farm.failures) if status == "SUCCEEDED" else (farm.failures, farm.notifications)
+    )
+    found = ours.wait_for(run_id, quiet=QUIET_SECONDS)
+    assert len(found) == 1, f"{len(found)} {status} messages for {run_id} (want exactly 1): {found}"
+    stray = other.wait_for(run_id, until=lambda _: True, quiet=QUIET_SECONDS)
+    assert stray == [], f"{run_id} ended {status}, yet {other.queue_url} has messages for it: {stray}"
+    message = found[0]
+    if validator is not None:
+        problems = [f"/{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(message)]
+        assert not problems, problems
+    assert (message["status"], message["run_id"]) == (status, run_id), message
+    return message
 
 
 def svg_text(body: bytes) -> str:

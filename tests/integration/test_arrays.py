@@ -34,7 +34,7 @@ def test_array_execution_renders_every_slice(farm, stack, array_run, manifest_va
     checks.check_gallery(farm, array_run.run_id, ARRAY_SPEC)
     state = remote.status(stack, array_run.run_id)
     assert (state.children_total, state.children_done, state.children_failed) == (ARRAY_SIZE, ARRAY_SIZE, 0)
-    (message,) = farm.completion(array_run.run_id)
+    message = checks.only_message(farm, array_run.run_id, "SUCCEEDED")
     assert message["variant_count"] == 12
 
 

@@ -1,5 +1,6 @@
-"""A message the consumer cannot process is left on the notifications queue and SQS moves it to the DLQ after
-maxReceiveCount receives; messages it can process are deleted."""
+"""A message the consumer cannot process is left on its queue (notifications or failure) and SQS moves it to
+that queue's DLQ after maxReceiveCount receives; messages it can process are deleted. What SNS cannot deliver
+to a queue goes to its subscription's delivery DLQ (redrive policy); farm.consumer shows a DLQ."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import uuid
 
 import pytest
 
+from farm import consumer as consumer_module
 from farm.consumer import Consumer
 
 pytestmark = pytest.mark.live
@@ -35,9 +37,17 @@ def _dlq_holds(sqs, dlq_url: str, marker: str) -> dict | None:
     return found
 
 
-def test_unprocessable_message_moves_to_dlq_after_max_receives(farm, stack):
+@pytest.mark.parametrize(
+    ("queue", "dlq", "mailbox"),
+    [
+        ("notifications_queue_url", "notifications_dlq_url", "notifications"),
+        ("failure_queue_url", "failure_dlq_url", "failures"),
+    ],
+    ids=["notifications", "failure"],
+)
+def test_unprocessable_message_moves_to_dlq_after_max_receives(farm, stack, queue, dlq, mailbox):
     sqs = stack.client("sqs")
-    queue_url, dlq_url = stack["notifications_queue_url"], stack["notifications_dlq_url"]
+    queue_url, dlq_url = stack[queue], stack[dlq]
     max_receives = _max_receive_count(sqs, queue_url)
     marker = f"poison-{uuid.uuid4().hex}"
     # Looks like a completion for a run but misses required fields: schema-invalid, so never processable.
@@ -46,7 +56,7 @@ def test_unprocessable_message_moves_to_dlq_after_max_receives(farm, stack):
 
     # Valid notifications of other runs go to the shared mailbox, as the tests' own collector would do.
     def keep_for_other_tests(message: dict) -> None:
-        farm.notifications.store(message["run_id"], uuid.uuid4().hex, message)
+        getattr(farm, mailbox).store(message["run_id"], uuid.uuid4().hex, message)
 
     consumer = Consumer(sqs, queue_url, keep_for_other_tests, wait_seconds=1, retry_delay=0)
     receive_counts: list[int] = []
@@ -99,3 +109,41 @@ def test_consumer_deletes_what_it_processed(farm, stack):
     time.sleep(1)
     consumer.poll()
     assert handled == [message]
+
+
+def test_each_subscription_redrives_to_its_own_encrypted_delivery_dlq(stack):
+    sns, sqs = stack.client("sns"), stack.client("sqs")
+    expected = {
+        stack["completion_topic_arn"]: (
+            stack["notifications_queue_url"],
+            stack["completion_delivery_dlq_url"],
+        ),
+        stack["failure_topic_arn"]: (stack["failure_queue_url"], stack["failure_delivery_dlq_url"]),
+    }
+
+    def arn(url: str) -> str:
+        return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    for topic, (queue_url, dlq_url) in expected.items():
+        (subscription,) = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        assert subscription["Endpoint"] == arn(queue_url)
+        attributes = sns.get_subscription_attributes(SubscriptionArn=subscription["SubscriptionArn"])[
+            "Attributes"
+        ]
+        assert json.loads(attributes["RedrivePolicy"]) == {"deadLetterTargetArn": arn(dlq_url)}, topic
+        dlq = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])["Attributes"]
+        assert dlq["KmsMasterKeyId"] == stack["kms_key_arns"]["messaging"]
+        statements = {s["Sid"]: s for s in json.loads(dlq["Policy"])["Statement"]}
+        assert set(statements) == {"TopicDelivers", "DenyInsecureTransport"}
+        assert statements["TopicDelivers"]["Condition"] == {"ArnEquals": {"aws:SourceArn": topic}}
+
+
+def test_consumer_shows_what_a_dlq_holds_and_leaves_it(stack):
+    sqs = stack.client("sqs")
+    dlq_url = stack["failure_delivery_dlq_url"]
+    marker = f"dead-{uuid.uuid4().hex}"
+    sqs.send_message(QueueUrl=dlq_url, MessageBody=json.dumps({"status": "FAILED", "run_id": marker}))
+    shown = consumer_module.show_dead_letters(sqs, dlq_url)
+    (ours,) = [m for m in shown if marker in m.get("body", "")]
+    assert ours["problem"].startswith("not a notification"), ours
+    assert _dlq_holds(sqs, dlq_url, marker), "showing a dead letter must leave it there"  # (and removes ours)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_spec
+from tests.integration import checks
 
 pytestmark = pytest.mark.live
 
@@ -26,6 +27,7 @@ def test_thousand_variant_execution_end_to_end(farm, stack):
     assert run.state.status == "SUCCEEDED", f"{run.state.error}: {run.state.cause}"
     (message,) = farm.completion(run.run_id)
     seconds = time.monotonic() - started
+    assert checks.only_message(farm, run.run_id, "SUCCEEDED") == message  # and no other, after a quiet window
     assert message["variant_count"] == VARIANTS
     svgs = [k for k in farm.keys(run.run_id) if k.endswith(".svg")]
     assert len(svgs) == VARIANTS

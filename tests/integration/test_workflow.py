@@ -1,13 +1,15 @@
-"""The whole workflow with the example catalog: renders, manifest, gallery, completion message, scratch."""
+"""The whole workflow with the example catalog: renders, manifest, gallery, exactly one completion message
+(and no failure message), scratch; and a spec overwritten during a run, which changes nothing."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import flat_variants, sha256
+from tests.conftest import LIVE_TIMEOUT, flat_variants, make_spec, sha256
 from tests.integration import checks
 
 pytestmark = pytest.mark.live
@@ -53,12 +55,9 @@ def test_gallery_lists_every_render(farm, example_run):
         assert product["name"] in html
 
 
-def test_completion_message_reaches_queue_and_validates(farm, stack, example_run, notification_validator):
-    (message,) = farm.completion(example_run.run_id)
-    errors = [e.message for e in notification_validator.iter_errors(message)]
-    assert not errors, errors
+def test_exactly_one_completion_message_validates(farm, stack, example_run, notification_validator):
+    message = checks.only_message(farm, example_run.run_id, "SUCCEEDED", notification_validator)
     bucket = stack["renders_bucket"]
-    assert message["status"] == "SUCCEEDED"
     assert message["variant_count"] == 8
     assert message["catalog_id"] == example_run.spec["catalog_id"]
     assert message["spec_uri"] == example_run.spec_uri
@@ -111,3 +110,37 @@ def test_cli_status_and_fetch_exit_codes(example_run, tmp_path, capsys):
     assert cli.main(["fetch", example_run.run_id, "--out", str(tmp_path / "cli")]) == 0
     assert "8 SVGs" in capsys.readouterr().out
     assert cli.main(["fetch", f"{example_run.run_id}-nope", "--out", str(tmp_path / "none")]) == 3
+
+
+def test_a_spec_overwritten_during_the_run_changes_nothing(farm, stack, manifest_validator):
+    """ValidateInput names the spec version it validated; the children and PublishResults read exactly it, so
+    garbage uploaded over the spec once the render has started is never seen."""
+    from farm import remote
+
+    spec = make_spec("versioned", products=4, variants_per_product=5, variants_per_child=4)  # 5 children
+    run_id = farm.new_run_id("version")
+    spec_uri = farm.upload(run_id, spec)
+    farm.start(spec_uri, run_id)
+    overwritten: list[float] = []
+
+    def overwrite_once_rendering(state) -> None:
+        if state.job_id and not overwritten and not state.finished:
+            farm.upload(run_id, b"{ overwritten: not even JSON")
+            overwritten.append(time.time())
+
+    state = remote.wait(
+        stack, run_id, on_update=overwrite_once_rendering, timeout=LIVE_TIMEOUT, poll_seconds=0.5
+    )
+    assert state.status == "SUCCEEDED", f"{state.error}: {state.cause}"
+    assert overwritten, "the run ended before the spec could be overwritten"
+    history = stack.client("stepfunctions").get_execution_history(executionArn=state.execution_arn)["events"]
+    published_at = next(
+        e["timestamp"].timestamp()
+        for e in history
+        if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "PublishResults"
+    )
+    assert overwritten[0] < published_at, "the overwrite came after PublishResults: nothing was tested"
+    message = checks.only_message(farm, run_id, "SUCCEEDED")
+    assert message["variant_count"] == 20
+    bodies = checks.check_all_renders(farm, run_id, spec)
+    checks.check_manifest(farm, run_id, spec, bodies, manifest_validator)

@@ -1,6 +1,7 @@
 """PublishResults: every expected SVG and part record exists (one listing of the run's prefix, not a HEAD per
 variant), then manifest.json and index.html are written, in that order. Raises RenderIncomplete, writing
-nothing, when anything is missing."""
+nothing, when anything is missing. The spec is read at the version ValidateInput validated
+(`spec_version_id`), so a spec overwritten during the run changes nothing."""
 
 from __future__ import annotations
 
@@ -91,7 +92,8 @@ def publish_results(event: Any, *, s3: Any, env: Mapping[str, str]) -> dict[str,
     run_id, spec_uri, output_uri = event["run_id"], event["spec_uri"], event["output_uri"]
     logs.set_run_id(run_id)
     max_bytes = int(env.get("MAX_SPEC_BYTES") or spec.MAX_SPEC_BYTES)
-    catalog = spec.load_catalog(read_spec(spec_uri, max_bytes, s3))
+    version_id = event.get("spec_version_id") or ""  # "" only where the store keeps no versions
+    catalog = spec.load_catalog(read_spec(spec_uri, max_bytes, s3, version_id))
     if catalog.variant_count != event["variant_count"]:
         raise RenderIncomplete(
             [f"{spec_uri} now has {catalog.variant_count} variants; {event['variant_count']} were rendered"]

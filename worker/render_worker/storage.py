@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -13,34 +14,55 @@ from render_worker.errors import SpecNotFound, SpecTooLarge
 from render_worker.uri import Location, parse_uri
 
 SVG_TYPE = "image/svg+xml"
-_MISSING = {"NoSuchKey", "NoSuchBucket", "404", "NotFound", "403", "AccessDenied"}
+_MISSING = {"NoSuchKey", "NoSuchBucket", "NoSuchVersion", "404", "NotFound", "403", "AccessDenied"}
 
 
-def read_spec(uri: str, max_bytes: int, s3: Any = None) -> bytes:
-    """The spec's bytes; SpecNotFound when it cannot be read, SpecTooLarge above `max_bytes`."""
+@dataclass(frozen=True)
+class SpecObject:
+    """A spec's bytes and the S3 version they are: "" when the store keeps no versions (a file, an unversioned
+    bucket). ValidateInput names the version it validated; the worker and PublishResults read exactly it."""
+
+    body: bytes
+    version_id: str = ""
+
+
+def read_spec(uri: str, max_bytes: int, s3: Any = None, version_id: str = "") -> bytes:
+    """The spec's bytes (of `version_id` when given); SpecNotFound when it cannot be read, SpecTooLarge above
+    `max_bytes`."""
+    return fetch_spec(uri, max_bytes, s3, version_id).body
+
+
+def fetch_spec(uri: str, max_bytes: int, s3: Any = None, version_id: str = "") -> SpecObject:
+    """read_spec, with the version that was read: `version_id` when given, else the one HEAD found (the GET
+    asks for that same version, so an upload in between cannot slip in)."""
     try:
         where = parse_uri(uri, what="spec_uri")
     except ValueError as exc:
         raise SpecNotFound(str(exc)) from None
     if where.scheme == "file":
-        return _read_file(where.path, max_bytes, uri)
+        return SpecObject(_read_file(where.path, max_bytes, uri))
     if s3 is None:
         from render_worker import aws
 
         s3 = aws.client("s3")
+    named = f"{uri} (version {version_id})" if version_id else uri
     try:
-        size = s3.head_object(Bucket=where.bucket, Key=where.key)["ContentLength"]
+        versioned = {"VersionId": version_id} if version_id else {}
+        head = s3.head_object(Bucket=where.bucket, Key=where.key, **versioned)
+        size = head["ContentLength"]
         if size > max_bytes:
-            raise SpecTooLarge(f"{uri} is {size} bytes; the limit is {max_bytes} (MAX_SPEC_BYTES)")
-        body = s3.get_object(Bucket=where.bucket, Key=where.key)["Body"].read(max_bytes + 1)
+            raise SpecTooLarge(f"{named} is {size} bytes; the limit is {max_bytes} (MAX_SPEC_BYTES)")
+        version_id = version_id or head.get("VersionId") or ""
+        versioned = {"VersionId": version_id} if version_id else {}
+        body = s3.get_object(Bucket=where.bucket, Key=where.key, **versioned)["Body"].read(max_bytes + 1)
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code in _MISSING:
-            raise SpecNotFound(f"{uri} cannot be read ({code})") from None
+            raise SpecNotFound(f"{named} cannot be read ({code})") from None
         raise
-    if len(body) > max_bytes:  # the object changed between HEAD and GET
-        raise SpecTooLarge(f"{uri} is more than {max_bytes} bytes (MAX_SPEC_BYTES)")
-    return body
+    if len(body) > max_bytes:  # unversioned: the object changed between HEAD and GET
+        raise SpecTooLarge(f"{named} is more than {max_bytes} bytes (MAX_SPEC_BYTES)")
+    return SpecObject(body, version_id)
 
 
 def _read_file(path: Path, max_bytes: int, uri: str) -> bytes:

@@ -1,9 +1,14 @@
 """The Batch container's program: render this child's slice, upload it, record progress, write
 the part record.
 
-Environment (docs/contracts.md): SPEC_URI, RUN_ID, OUTPUT_URI, VARIANTS_PER_CHILD, AWS_BATCH_JOB_ARRAY_INDEX
-(absent = plain job), SCRATCH_DIR, OUTPUT_KMS_KEY_ID, UPLOAD_CONCURRENCY (default 16), MAX_SPEC_BYTES.
+Environment (docs/contracts.md): SPEC_URI, SPEC_VERSION_ID (the version ValidateInput validated; absent or
+empty = the latest), RUN_ID, OUTPUT_URI, VARIANTS_PER_CHILD, AWS_BATCH_JOB_ARRAY_INDEX (absent = plain job),
+SCRATCH_DIR, OUTPUT_KMS_KEY_ID, UPLOAD_CONCURRENCY (default 16), MAX_SPEC_BYTES.
 Exit codes: 0 done, 65 bad spec (never retried), 1 anything else (retried).
+
+Test hooks (FARM_TEST_HOOKS=1, envs/local only): CRASH- SKUs fail (render_worker.pipeline.TestHooks);
+DROP- SKUs are rendered and recorded but never uploaded (DroppingSink, below), so PublishResults finds them
+missing.
 """
 
 from __future__ import annotations
@@ -20,19 +25,21 @@ from pathlib import Path
 from render_worker import aws, logs, scratch, sizing, spec
 from render_worker.errors import SpecInvalid, SpecNotFound, SpecTooLarge
 from render_worker.pipeline import SliceResult, TestHooks, render_slice
-from render_worker.storage import FileSink, S3Sink, Sink, read_spec
+from render_worker.storage import SVG_TYPE, FileSink, S3Sink, Sink, read_spec
 from render_worker.uri import check_run_id, parse_uri
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_SPEC = 65  # EX_DATAERR; the job definition's evaluateOnExit exits on it instead of retrying
 DEFAULT_UPLOAD_CONCURRENCY = 16
+DROP_PREFIX = "DROP-"  # test hook: an SVG whose SKU starts with it is recorded but not uploaded
 log = logs.get_logger("render_worker.worker")
 
 
 @dataclass(frozen=True)
 class WorkerConfig:
     spec_uri: str
+    spec_version_id: str
     run_id: str
     output_uri: str
     variants_per_child: int | None
@@ -42,6 +49,7 @@ class WorkerConfig:
     upload_concurrency: int
     max_spec_bytes: int
     hooks: TestHooks
+    drop_uploads: bool = False  # FARM_TEST_HOOKS=1: DROP- SKUs are not uploaded
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WorkerConfig:
@@ -73,6 +81,7 @@ class WorkerConfig:
         parse_uri(output_uri, what="OUTPUT_URI")
         return cls(
             spec_uri=required("SPEC_URI"),
+            spec_version_id=env.get("SPEC_VERSION_ID", "").strip(),
             run_id=run_id,
             output_uri=output_uri,
             variants_per_child=integer("VARIANTS_PER_CHILD", None, 1),
@@ -82,22 +91,45 @@ class WorkerConfig:
             upload_concurrency=integer("UPLOAD_CONCURRENCY", DEFAULT_UPLOAD_CONCURRENCY, 1) or 1,
             max_spec_bytes=integer("MAX_SPEC_BYTES", spec.MAX_SPEC_BYTES, 1) or spec.MAX_SPEC_BYTES,
             hooks=TestHooks.from_env(dict(env)),
+            drop_uploads=env.get("FARM_TEST_HOOKS") == "1",
         )
+
+
+class DroppingSink:
+    """Test hook (FARM_TEST_HOOKS=1 only): passes every object on except the SVG of a SKU starting with DROP-,
+    which is silently not uploaded; the child still records it as done, so the run reaches PublishResults with
+    a render missing (RenderIncomplete)."""
+
+    def __init__(self, sink: Sink):
+        self.sink = sink
+
+    def full_key(self, key: str) -> str:
+        return self.sink.full_key(key)
+
+    def put(self, key: str, body: bytes, content_type: str = SVG_TYPE) -> None:
+        if content_type == SVG_TYPE and key.rsplit("/", 1)[-1].startswith(DROP_PREFIX):
+            log.warning("test hook: not uploading a DROP- render", extra={"key": key})
+            return
+        self.sink.put(key, body, content_type)
 
 
 def _sink(config: WorkerConfig) -> Sink:
     where = parse_uri(config.output_uri, what="OUTPUT_URI")
     if where.scheme == "file":
-        return FileSink(where.path)
-    s3 = aws.client("s3", pool=config.upload_concurrency)
-    return S3Sink.from_uri(config.output_uri, s3, config.kms_key_id)
+        sink: Sink = FileSink(where.path)
+    else:
+        s3 = aws.client("s3", pool=config.upload_concurrency)
+        sink = S3Sink.from_uri(config.output_uri, s3, config.kms_key_id)
+    return DroppingSink(sink) if config.drop_uploads else sink
 
 
 def load_catalog(config: WorkerConfig) -> spec.Catalog:
     """The spec from scratch (cached by the first child) or S3, validated before anything is rendered: by this
     child, or by an earlier one of the same run that stamped these exact bytes valid."""
     data = scratch.cached_spec(
-        config.scratch_dir, config.run_id, lambda: read_spec(config.spec_uri, config.max_spec_bytes)
+        config.scratch_dir,
+        config.run_id,
+        lambda: read_spec(config.spec_uri, config.max_spec_bytes, version_id=config.spec_version_id),
     )
     if len(data) > config.max_spec_bytes:
         raise SpecTooLarge(f"cached spec is {len(data)} bytes; the limit is {config.max_spec_bytes}")

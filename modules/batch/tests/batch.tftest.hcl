@@ -9,6 +9,7 @@ variables {
   job_attempts             = 4
   log_retention_days       = 7
   logs_key_arn             = "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111"
+  max_spec_bytes           = 1048576
   max_vcpus                = 16
   name_prefix              = "tt-batch"
   renders_bucket_arn       = "arn:aws:s3:::tt-batch-renders"
@@ -49,10 +50,11 @@ run "defaults_have_no_service_role_or_test_hooks" {
 
   assert {
     condition = local.environment == [
+      { name = "MAX_SPEC_BYTES", value = "1048576" },
       { name = "OUTPUT_KMS_KEY_ID", value = var.storage_key_arn },
       { name = "SCRATCH_DIR", value = "/mnt/tt-scratch" },
     ]
-    error_message = "without enable_test_hooks the job environment is exactly OUTPUT_KMS_KEY_ID and SCRATCH_DIR (no FARM_TEST_HOOKS)"
+    error_message = "without enable_test_hooks the job environment is exactly MAX_SPEC_BYTES, OUTPUT_KMS_KEY_ID and SCRATCH_DIR (no FARM_TEST_HOOKS)"
   }
 }
 
@@ -96,7 +98,7 @@ run "deploys" {
       {
         Sid      = "ReadSpecs"
         Effect   = "Allow"
-        Action   = "s3:GetObject"
+        Action   = ["s3:GetObjectVersion", "s3:GetObject"]
         Resource = "arn:aws:s3:::tt-batch-specs/*"
       },
       {
@@ -119,7 +121,7 @@ run "deploys" {
         Condition = { StringEquals = { "elasticfilesystem:AccessPointArn" = var.efs_access_point_arn } }
       },
     ]
-    error_message = "the job role reads spec objects, reads/writes render objects, uses the storage key and mounts scratch only through the access point"
+    error_message = "the job role reads spec objects (the validated version: GetObjectVersion), reads/writes render objects, uses the storage key and mounts scratch only through the access point"
   }
 
   assert {
@@ -241,10 +243,11 @@ run "deploys" {
   assert {
     condition = jsondecode(aws_batch_job_definition.this.container_properties).environment == [
       { name = "FARM_TEST_HOOKS", value = "1" },
+      { name = "MAX_SPEC_BYTES", value = "1048576" },
       { name = "OUTPUT_KMS_KEY_ID", value = var.storage_key_arn },
       { name = "SCRATCH_DIR", value = "/mnt/tt-scratch" },
     ]
-    error_message = "enable_test_hooks adds FARM_TEST_HOOKS=1 beside OUTPUT_KMS_KEY_ID and SCRATCH_DIR"
+    error_message = "enable_test_hooks adds FARM_TEST_HOOKS=1 beside MAX_SPEC_BYTES (max_spec_bytes), OUTPUT_KMS_KEY_ID and SCRATCH_DIR"
   }
 
   assert {
@@ -313,6 +316,7 @@ run "rejects_bad_input" {
     efs_file_system_id       = "efs-1"
     job_attempts             = 11
     logs_key_arn             = "alias/logs"
+    max_spec_bytes           = 1023
     max_vcpus                = 0
     name_prefix              = "TT_Batch"
     renders_bucket_arn       = "tt-batch-renders"
@@ -335,6 +339,7 @@ run "rejects_bad_input" {
     var.efs_file_system_id,
     var.job_attempts,
     var.logs_key_arn,
+    var.max_spec_bytes,
     var.max_vcpus,
     var.name_prefix,
     var.renders_bucket_arn,

@@ -48,7 +48,7 @@ run "deploys" {
       {
         Sid      = "ReadSpecs"
         Effect   = "Allow"
-        Action   = "s3:GetObject"
+        Action   = ["s3:GetObjectVersion", "s3:GetObject"]
         Resource = "arn:aws:s3:::tt-functions-specs/*"
       },
       {
@@ -70,11 +70,17 @@ run "deploys" {
         Resource = "arn:aws:logs:${run.identity.region}:${run.identity.account_id}:log-group:/aws/lambda/tt-functions-validate-input:*"
       },
     ]
-    error_message = "validate_input reads spec objects, lists the specs bucket (404 not 403), decrypts with the storage key and writes only its own log group"
+    error_message = "validate_input reads spec objects and the version HEAD named, lists the specs bucket (404 not 403), decrypts with the storage key and writes only its own log group"
   }
 
   assert {
     condition = jsondecode(aws_iam_role_policy.this["publish_results"].policy).Statement == [
+      {
+        Sid      = "ReadSpecs"
+        Effect   = "Allow"
+        Action   = ["s3:GetObjectVersion", "s3:GetObject"]
+        Resource = "arn:aws:s3:::tt-functions-specs/*"
+      },
       {
         Sid      = "ListRenders"
         Effect   = "Allow"
@@ -100,7 +106,7 @@ run "deploys" {
         Resource = "arn:aws:logs:${run.identity.region}:${run.identity.account_id}:log-group:/aws/lambda/tt-functions-publish-results:*"
       },
     ]
-    error_message = "publish_results lists, reads and writes the renders bucket, uses the storage key and writes only its own log group"
+    error_message = "publish_results reads the validated spec version, lists, reads and writes the renders bucket, uses the storage key and writes only its own log group"
   }
 
   assert {
@@ -129,9 +135,9 @@ run "deploys" {
   assert {
     condition = { for k, f in aws_lambda_function.this : k => f.environment[0].variables } == {
       validate_input  = tomap({ DEFAULT_VARIANTS_PER_CHILD = "25", MAX_SPEC_BYTES = "1048576", RENDERS_BUCKET = "tt-functions-renders" })
-      publish_results = tomap({ OUTPUT_KMS_KEY_ID = var.storage_key_arn, RENDERS_BUCKET = "tt-functions-renders" })
+      publish_results = tomap({ MAX_SPEC_BYTES = "1048576", OUTPUT_KMS_KEY_ID = var.storage_key_arn, RENDERS_BUCKET = "tt-functions-renders" })
     }
-    error_message = "the environments of docs/contracts.md, exactly"
+    error_message = "the environments of docs/contracts.md, exactly (max_spec_bytes reaches both functions)"
   }
 
   # --- aliases: alias_follows_latest_version = true (the default) moves `live` with every apply

@@ -1,6 +1,7 @@
 # The notify module against the local cloud: the defaults as planned, then the topic and queue policies as
-# applied (they are computed from the ARNs, unknown at plan), the redrive to the DLQ, encryption and the raw
-# subscriptions; then max_receive_count planned against the applied state; then every validation.
+# applied (they are computed from the ARNs, unknown at plan), the redrives to the queues' DLQs and the
+# subscriptions' delivery DLQs, encryption and the raw subscriptions; then max_receive_count planned against the
+# applied state; then every validation.
 #
 # Policy statements are compared as maps by Sid with Action and Resource sorted: the provider renders those lists
 # in set-hash order, so the comparison is exact about their contents and indifferent to their order.
@@ -19,14 +20,19 @@ run "plans_defaults" {
     condition = (
       aws_sqs_queue.notifications.message_retention_seconds == 345600 && aws_sqs_queue.notifications.visibility_timeout_seconds == 30 &&
       aws_sqs_queue.failure.message_retention_seconds == 1209600 && aws_sqs_queue.failure.visibility_timeout_seconds == 30 &&
-      aws_sqs_queue.notifications_dlq.message_retention_seconds == 1209600
+      alltrue([for q in concat([aws_sqs_queue.notifications_dlq, aws_sqs_queue.failure_dlq], values(aws_sqs_queue.delivery_dlq)) : q.message_retention_seconds == 1209600])
     )
     error_message = "defaults: notifications kept 4 days, failures and dead letters 14 days, visibility 30 s"
   }
 
   assert {
-    condition     = alltrue([for q in [aws_sqs_queue.notifications, aws_sqs_queue.failure, aws_sqs_queue.notifications_dlq] : q.kms_data_key_reuse_period_seconds == 300 && q.kms_master_key_id == var.kms_key_arn])
-    error_message = "defaults: every queue encrypted with the key, data keys reused for 300 s"
+    condition     = alltrue([for q in concat([aws_sqs_queue.notifications, aws_sqs_queue.failure, aws_sqs_queue.notifications_dlq, aws_sqs_queue.failure_dlq], values(aws_sqs_queue.delivery_dlq)) : q.kms_data_key_reuse_period_seconds == 300 && q.kms_master_key_id == var.kms_key_arn])
+    error_message = "defaults: every queue (the four dead-letter queues too) encrypted with the key, data keys reused for 300 s"
+  }
+
+  assert {
+    condition     = keys(aws_sqs_queue.delivery_dlq) == ["completion", "failure"] && [for k, q in aws_sqs_queue.delivery_dlq : q.name] == ["tt-notify-completion-delivery-dlq", "tt-notify-failure-delivery-dlq"]
+    error_message = "one delivery DLQ per subscription: <name_prefix>-completion-delivery-dlq and <name_prefix>-failure-delivery-dlq"
   }
 
   assert {
@@ -97,7 +103,35 @@ run "applies" {
   }
 
   assert {
-    condition     = aws_sqs_queue_policy.notifications.queue_url == aws_sqs_queue.notifications.id && aws_sqs_queue_policy.failure.queue_url == aws_sqs_queue.failure.id
+    condition = alltrue([for k, q in aws_sqs_queue.delivery_dlq : {
+      for s in jsondecode(aws_sqs_queue_policy.delivery_dlq[k].policy).Statement :
+      s.Sid => merge(s, { Action = sort(flatten([s.Action])), Resource = sort(flatten([s.Resource])) })
+      } == {
+      TopicDelivers = {
+        Sid       = "TopicDelivers"
+        Effect    = "Allow"
+        Action    = sort(["sqs:SendMessage"])
+        Resource  = sort([q.arn])
+        Principal = { Service = "sns.amazonaws.com" }
+        Condition = { ArnEquals = { "aws:SourceArn" = aws_sns_topic.this[k].arn } }
+      }
+      DenyInsecureTransport = {
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Action    = sort(["sqs:*"])
+        Resource  = sort([q.arn])
+        Principal = "*"
+        Condition = { Bool = { "aws:SecureTransport" = "false" } }
+      }
+    }]) && length(aws_sqs_queue_policy.delivery_dlq) == 2
+    error_message = "each delivery DLQ admits SendMessage from its own topic only (SNS moves undeliverable messages there as the topic), and denies every request without TLS"
+  }
+
+  assert {
+    condition = (
+      aws_sqs_queue_policy.notifications.queue_url == aws_sqs_queue.notifications.id && aws_sqs_queue_policy.failure.queue_url == aws_sqs_queue.failure.id &&
+      alltrue([for k, q in aws_sqs_queue.delivery_dlq : aws_sqs_queue_policy.delivery_dlq[k].queue_url == q.id])
+    )
     error_message = "each queue policy is attached to its own queue"
   }
 
@@ -137,35 +171,59 @@ run "applies" {
     error_message = "the topics are <name_prefix>-completion and <name_prefix>-failure"
   }
 
-  # --- redrive: the notifications queue moves a message to the DLQ after max_receive_count receives -----------
+  # --- redrive: each queue moves a message to its DLQ after max_receive_count receives ---------------------------
   assert {
     condition = jsondecode(aws_sqs_queue_redrive_policy.notifications.redrive_policy) == {
       deadLetterTargetArn = aws_sqs_queue.notifications_dlq.arn
       maxReceiveCount     = 3
     }
-    error_message = "the notifications queue redrives to the DLQ after max_receive_count (default 3) receives"
+    error_message = "the notifications queue redrives to its DLQ after max_receive_count (default 3) receives"
   }
 
   assert {
-    condition     = aws_sqs_queue_redrive_policy.notifications.queue_url == aws_sqs_queue.notifications.id && aws_sqs_queue.failure.redrive_policy == "" && aws_sqs_queue.notifications_dlq.redrive_policy == ""
-    error_message = "only the notifications queue redrives (the failure queue and the DLQ do not)"
+    condition = jsondecode(aws_sqs_queue_redrive_policy.failure.redrive_policy) == {
+      deadLetterTargetArn = aws_sqs_queue.failure_dlq.arn
+      maxReceiveCount     = 3
+    }
+    error_message = "the failure queue redrives to its own DLQ after max_receive_count (default 3) receives"
+  }
+
+  assert {
+    condition = (
+      aws_sqs_queue_redrive_policy.notifications.queue_url == aws_sqs_queue.notifications.id &&
+      aws_sqs_queue_redrive_policy.failure.queue_url == aws_sqs_queue.failure.id &&
+      alltrue([for q in concat([aws_sqs_queue.notifications_dlq, aws_sqs_queue.failure_dlq], values(aws_sqs_queue.delivery_dlq)) : q.redrive_policy == ""])
+    )
+    error_message = "each redrive is attached to its own queue; the dead-letter queues themselves redrive nowhere"
+  }
+
+  # --- subscriptions: what SNS cannot deliver goes to the subscription's delivery DLQ ----------------------------
+  assert {
+    condition = [
+      jsondecode(aws_sns_topic_subscription.completion.redrive_policy),
+      jsondecode(aws_sns_topic_subscription.failure.redrive_policy),
+      ] == [
+      { deadLetterTargetArn = aws_sqs_queue.delivery_dlq["completion"].arn },
+      { deadLetterTargetArn = aws_sqs_queue.delivery_dlq["failure"].arn },
+    ]
+    error_message = "each subscription redrives what SNS cannot deliver to its own delivery DLQ"
   }
 
   # --- encryption, retention, visibility -----------------------------------------------------------------------
   assert {
     condition = alltrue(concat(
       [for t in aws_sns_topic.this : t.kms_master_key_id == var.kms_key_arn],
-      [for q in [aws_sqs_queue.notifications, aws_sqs_queue.failure, aws_sqs_queue.notifications_dlq] :
+      [for q in concat([aws_sqs_queue.notifications, aws_sqs_queue.failure, aws_sqs_queue.notifications_dlq, aws_sqs_queue.failure_dlq], values(aws_sqs_queue.delivery_dlq)) :
       q.kms_master_key_id == var.kms_key_arn && q.kms_data_key_reuse_period_seconds == 600],
     ))
-    error_message = "both topics and all three queues are encrypted with the given key, data keys reused for kms_data_key_reuse_period_seconds"
+    error_message = "both topics and all six queues are encrypted with the given key, data keys reused for kms_data_key_reuse_period_seconds"
   }
 
   assert {
     condition = (
       aws_sqs_queue.notifications.message_retention_seconds == 86400 && aws_sqs_queue.notifications.visibility_timeout_seconds == 45 &&
       aws_sqs_queue.failure.message_retention_seconds == 1209600 && aws_sqs_queue.failure.visibility_timeout_seconds == 45 &&
-      aws_sqs_queue.notifications_dlq.message_retention_seconds == 1209600
+      alltrue([for q in concat([aws_sqs_queue.notifications_dlq, aws_sqs_queue.failure_dlq], values(aws_sqs_queue.delivery_dlq)) : q.message_retention_seconds == 1209600])
     )
     error_message = "message_retention_seconds applies to the notifications queue only (failures and dead letters keep 14 days), visibility_timeout_seconds to the notifications and failure queues"
   }
@@ -186,8 +244,10 @@ run "applies" {
   assert {
     condition = (
       aws_sqs_queue.notifications.name == "tt-notify-notifications" && aws_sqs_queue.failure.name == "tt-notify-failures" &&
-      aws_sqs_queue.notifications_dlq.name == "tt-notify-notifications-dlq" &&
+      aws_sqs_queue.notifications_dlq.name == "tt-notify-notifications-dlq" && aws_sqs_queue.failure_dlq.name == "tt-notify-failures-dlq" &&
       aws_sqs_queue.notifications_dlq.tags == tomap({ Owner = "tt-notify", Name = "tt-notify-notifications-dlq" }) &&
+      aws_sqs_queue.failure_dlq.tags == tomap({ Owner = "tt-notify", Name = "tt-notify-failures-dlq" }) &&
+      aws_sqs_queue.delivery_dlq["completion"].tags == tomap({ Owner = "tt-notify", Name = "tt-notify-completion-delivery-dlq" }) &&
       aws_sns_topic.this["failure"].tags == tomap({ Owner = "tt-notify", Name = "tt-notify-failure" })
     )
     error_message = "topics and queues are named from name_prefix; tags are added to each beside its Name"
@@ -198,9 +258,12 @@ run "applies" {
       output.completion_topic_arn == aws_sns_topic.this["completion"].arn && output.failure_topic_arn == aws_sns_topic.this["failure"].arn &&
       output.notifications_queue_arn == aws_sqs_queue.notifications.arn && output.notifications_queue_url == aws_sqs_queue.notifications.id &&
       output.failure_queue_arn == aws_sqs_queue.failure.arn && output.failure_queue_url == aws_sqs_queue.failure.id &&
-      output.notifications_dlq_arn == aws_sqs_queue.notifications_dlq.arn && output.notifications_dlq_url == aws_sqs_queue.notifications_dlq.id
+      output.notifications_dlq_arn == aws_sqs_queue.notifications_dlq.arn && output.notifications_dlq_url == aws_sqs_queue.notifications_dlq.id &&
+      output.failure_dlq_arn == aws_sqs_queue.failure_dlq.arn && output.failure_dlq_url == aws_sqs_queue.failure_dlq.id &&
+      output.completion_delivery_dlq_arn == aws_sqs_queue.delivery_dlq["completion"].arn && output.completion_delivery_dlq_url == aws_sqs_queue.delivery_dlq["completion"].id &&
+      output.failure_delivery_dlq_arn == aws_sqs_queue.delivery_dlq["failure"].arn && output.failure_delivery_dlq_url == aws_sqs_queue.delivery_dlq["failure"].id
     )
-    error_message = "the outputs name the topics and queues"
+    error_message = "the outputs name the topics and queues (the four dead-letter queues too)"
   }
 }
 
@@ -217,11 +280,14 @@ run "max_receive_count_reaches_the_redrive" {
   }
 
   assert {
-    condition = jsondecode(aws_sqs_queue_redrive_policy.notifications.redrive_policy) == {
-      deadLetterTargetArn = aws_sqs_queue.notifications_dlq.arn
-      maxReceiveCount     = 7
-    }
-    error_message = "max_receive_count sets the redrive's maxReceiveCount"
+    condition = [
+      jsondecode(aws_sqs_queue_redrive_policy.notifications.redrive_policy),
+      jsondecode(aws_sqs_queue_redrive_policy.failure.redrive_policy),
+      ] == [
+      { deadLetterTargetArn = aws_sqs_queue.notifications_dlq.arn, maxReceiveCount = 7 },
+      { deadLetterTargetArn = aws_sqs_queue.failure_dlq.arn, maxReceiveCount = 7 },
+    ]
+    error_message = "max_receive_count sets both redrives' maxReceiveCount"
   }
 }
 

@@ -17,11 +17,12 @@ run "contract_and_pipeline" {
 
   assert {
     condition = toset(keys(output.farm)) == toset([
-      "artifacts_bucket", "completion_topic_arn", "compute_environment_arns", "ecr_repository_url",
-      "efs_access_point_id", "efs_file_system_id", "endpoint_url", "events_log_group_name", "events_queue_url",
-      "events_rule_name", "failure_queue_url", "failure_topic_arn", "job_definition_arn", "job_queue_arn",
-      "kms_key_arns", "lambda_function_names", "notifications_dlq_url", "notifications_queue_url", "region",
-      "renders_bucket", "scratch_mount_path", "specs_bucket", "state_machine_arn", "test_hooks_enabled",
+      "artifacts_bucket", "completion_delivery_dlq_url", "completion_topic_arn", "compute_environment_arns",
+      "ecr_repository_url", "efs_access_point_id", "efs_file_system_id", "endpoint_url", "events_log_group_name",
+      "events_queue_url", "events_rule_name", "failure_delivery_dlq_url", "failure_dlq_url", "failure_queue_url",
+      "failure_topic_arn", "job_definition_arn", "job_queue_arn", "kms_key_arns", "lambda_function_names",
+      "notifications_dlq_url", "notifications_queue_url", "region", "renders_bucket", "scratch_mount_path",
+      "specs_bucket", "state_machine_arn", "test_hooks_enabled",
     ])
     error_message = "the farm output must hold exactly the names of docs/contracts.md"
   }

@@ -16,10 +16,87 @@ variables {
 }
 
 run "deploys" {
-  # --- the definition: validate -> plain or array Batch job -> publish -> notify; any error -> notify, fail
+  # --- the definition: check the input -> validate -> plain or array Batch job -> publish -> notify; any error ->
+  # notify, fail. Every path ends in exactly one of NotifySuccess and NotifyFailure.
   assert {
-    condition     = jsondecode(output.definition).StartAt == "ValidateInput" && jsondecode(output.definition).States.ValidateInput.Next == "ChooseJobShape" && output.definition == aws_sfn_state_machine.this.definition
-    error_message = "the workflow starts by validating the spec, then chooses the job shape"
+    condition     = jsondecode(output.definition).StartAt == "CheckExecutionInput" && jsondecode(output.definition).States.ValidateInput.Next == "ChooseJobShape" && output.definition == aws_sfn_state_machine.this.definition
+    error_message = "the workflow starts by checking the execution input, validates the spec, then chooses the job shape"
+  }
+
+  assert {
+    condition = [
+      for k in ["Type", "Choices", "Default"] : jsondecode(output.definition).States.CheckExecutionInput[k]
+      ] == [
+      "Choice",
+      [
+        {
+          Or = [
+            { Variable = "$", IsString = true },
+            { Variable = "$", IsNumeric = true },
+            { Variable = "$", IsBoolean = true },
+            { Variable = "$", IsNull = true },
+          ]
+          Next = "InputNotAnObject"
+        },
+        { Not = { Variable = "$.spec_uri", IsPresent = true }, Next = "InputWithoutSpecUri" },
+        { Not = { Variable = "$.spec_uri", IsString = true }, Next = "SpecUriNotAString" },
+      ],
+      "ValidateInput",
+    ]
+    error_message = "a Choice refuses, before any JSONPath could raise States.Runtime (which States.ALL does not catch), an input that is not an object, has no spec_uri, or whose spec_uri is not a string"
+  }
+
+  assert {
+    condition = {
+      for name in ["InputNotAnObject", "InputWithoutSpecUri", "SpecUriNotAString"] : name => jsondecode(output.definition).States[name]
+      } == {
+      InputNotAnObject = {
+        Type = "Pass"
+        Parameters = {
+          spec_uri = null
+          failure  = { Error = "InvalidExecutionInput", Cause = "the execution input is not a JSON object; start the execution with {\"spec_uri\": \"s3://bucket/key\"}" }
+        }
+        Next = "NotifyFailure"
+      }
+      InputWithoutSpecUri = {
+        Type = "Pass"
+        Parameters = {
+          spec_uri = null
+          failure  = { Error = "InvalidExecutionInput", Cause = "the execution input has no spec_uri; start the execution with {\"spec_uri\": \"s3://bucket/key\"}" }
+        }
+        Next = "NotifyFailure"
+      }
+      SpecUriNotAString = {
+        Type = "Pass"
+        Parameters = {
+          spec_uri = null
+          failure  = { Error = "InvalidExecutionInput", Cause = "the execution input's spec_uri is not a string; start the execution with {\"spec_uri\": \"s3://bucket/key\"}" }
+        }
+        Next = "NotifyFailure"
+      }
+    }
+    error_message = "each refused input goes to NotifyFailure as InvalidExecutionInput with a cause saying what is wrong (spec_uri null)"
+  }
+
+  assert {
+    condition = [for k in ["Parameters", "ResultSelector", "ResultPath"] : jsondecode(output.definition).States.ValidateInput[k]] == [
+      {
+        FunctionName = var.validate_function_arn
+        Payload      = { "spec_uri.$" = "$.spec_uri", "run_id.$" = "$$.Execution.Name", "execution_input.$" = "$" }
+      },
+      {
+        "run_id.$"             = "$.Payload.run_id"
+        "spec_uri.$"           = "$.Payload.spec_uri"
+        "spec_version_id.$"    = "$.Payload.spec_version_id"
+        "catalog_id.$"         = "$.Payload.catalog_id"
+        "output_uri.$"         = "$.Payload.output_uri"
+        "variant_count.$"      = "$.Payload.variant_count"
+        "variants_per_child.$" = "$.Payload.variants_per_child"
+        "array_size.$"         = "$.Payload.array_size"
+      },
+      "$.validated",
+    ]
+    error_message = "ValidateInput gets the spec_uri, the execution name as run_id and the whole input (it checks the rest of it), and keeps the run plan with the validated spec version under $.validated"
   }
 
   assert {
@@ -33,6 +110,7 @@ run "deploys" {
         {
           Environment = [
             { Name = "SPEC_URI", "Value.$" = "$.validated.spec_uri" },
+            { Name = "SPEC_VERSION_ID", "Value.$" = "$.validated.spec_version_id" },
             { Name = "RUN_ID", "Value.$" = "$.validated.run_id" },
             { Name = "OUTPUT_URI", "Value.$" = "$.validated.output_uri" },
             { Name = "VARIANTS_PER_CHILD", "Value.$" = "States.Format('{}', $.validated.variants_per_child)" },
@@ -40,7 +118,7 @@ run "deploys" {
         },
       ]
     ])
-    error_message = "RenderPlain and RenderArray (and only they) run batch:submitJob.sync on the job queue with the job definition, named by run_id, with the worker's four variables"
+    error_message = "RenderPlain and RenderArray (and only they) run batch:submitJob.sync on the job queue with the job definition, named by run_id, with the worker's five variables (the validated spec version among them)"
   }
 
   assert {
@@ -74,6 +152,7 @@ run "deploys" {
   assert {
     condition = [for name in ["ValidateInput", "PublishResults"] : jsondecode(output.definition).States[name].Catch] == [
       [
+        { ErrorEquals = ["InvalidExecutionInput"], ResultPath = "$.failure", Next = "NotifyFailure" },
         { ErrorEquals = ["SpecNotFound"], ResultPath = "$.failure", Next = "NotifyFailure" },
         { ErrorEquals = ["SpecInvalid"], ResultPath = "$.failure", Next = "NotifyFailure" },
         { ErrorEquals = ["SpecTooLarge"], ResultPath = "$.failure", Next = "NotifyFailure" },
@@ -84,24 +163,65 @@ run "deploys" {
         { ErrorEquals = ["States.ALL"], ResultPath = "$.failure", Next = "NotifyFailure" },
       ],
     ]
-    error_message = "the Lambdas' errors are caught by name (SpecNotFound, SpecInvalid, SpecTooLarge; RenderIncomplete), then States.ALL, all to NotifyFailure"
+    error_message = "the Lambdas' errors are caught by name (InvalidExecutionInput, SpecNotFound, SpecInvalid, SpecTooLarge; RenderIncomplete), then States.ALL, all to NotifyFailure"
   }
 
   assert {
     condition = alltrue([
-      for name, s in jsondecode(output.definition).States : try(s.Catch[length(s.Catch) - 1], null) == { ErrorEquals = ["States.ALL"], ResultPath = "$.failure", Next = "NotifyFailure" }
+      for name, s in jsondecode(output.definition).States : try(s.Catch[length(s.Catch) - 1], null) == { ErrorEquals = ["States.ALL"], ResultPath = "$.failure", Next = name == "NotifySuccess" ? "CompletionNotPublished" : "NotifyFailure" }
       if s.Type == "Task" && name != "NotifyFailure"
     ])
-    error_message = "every task but NotifyFailure ends its Catch with States.ALL -> NotifyFailure: no error escapes without a failure message"
+    error_message = "every task but NotifyFailure ends its Catch with States.ALL -> NotifyFailure (NotifySuccess: via CompletionNotPublished): no error escapes without a failure message"
+  }
+
+  assert {
+    condition = [for name, s in jsondecode(output.definition).States : name if s.Type == "Pass" && try(s.Next, "") != "NotifyFailure"] == [] && [
+      for name, s in jsondecode(output.definition).States : name if s.Type == "Succeed" || s.Type == "Fail"
+      ] == ["Failed", "Succeeded"] && [
+      for name, s in jsondecode(output.definition).States : name if try(s.Next, "") == "Failed"
+      ] == ["NotifyFailure"] && [
+      for name, s in jsondecode(output.definition).States : name if try(s.Next, "") == "Succeeded"
+    ] == ["NotifySuccess"]
+    error_message = "every Pass state leads to NotifyFailure; Succeeded is reached only from NotifySuccess and Failed only from NotifyFailure"
   }
 
   assert {
     condition = alltrue(flatten([
-      for s in values(jsondecode(output.definition).States) : [
+      for name, s in jsondecode(output.definition).States : [
         for r in try(s.Retry, []) : !contains(r.ErrorEquals, "States.ALL") && r.MaxAttempts == 4 && r.JitterStrategy == "FULL"
-      ]
+      ] if !contains(["NotifySuccess", "NotifyFailure"], name)
     ]))
     error_message = "retries cover named transient errors only (never States.ALL), 4 attempts with full jitter"
+  }
+
+  assert {
+    condition = [for name in ["NotifySuccess", "NotifyFailure"] : jsondecode(output.definition).States[name].Retry] == [for _ in range(2) : [{
+      ErrorEquals     = ["SNS.InternalErrorException", "SNS.ThrottledException", "SNS.KMSThrottlingException", "SNS.SdkClientException", "SNS.AmazonSNSException"]
+      IntervalSeconds = 2
+      MaxAttempts     = 12
+      BackoffRate     = 2
+      MaxDelaySeconds = 60
+      JitterStrategy  = "FULL"
+    }]]
+    error_message = "both messages retry SNS's transient errors only: 2 s doubling to at most 60 s, full jitter, 12 attempts (minutes of SNS trouble)"
+  }
+
+  assert {
+    condition = [for k in ["Catch", "Next"] : jsondecode(output.definition).States.NotifySuccess[k]] == [
+      [{ ErrorEquals = ["States.ALL"], ResultPath = "$.failure", Next = "CompletionNotPublished" }],
+      "Succeeded",
+      ] && [for k in ["Type", "Parameters", "Next"] : jsondecode(output.definition).States.CompletionNotPublished[k]] == [
+      "Pass",
+      {
+        "spec_uri.$" = "$.spec_uri"
+        failure = {
+          Error     = "CompletionNotPublished"
+          "Cause.$" = "States.Format('the run rendered everything and published {} but its completion message could not be published ({}): {}', $.completion.message.manifest_uri, $.failure.Error, $.failure.Cause)"
+        }
+      },
+      "NotifyFailure",
+    ]
+    error_message = "a completion message that cannot be published becomes one failure message (CompletionNotPublished, naming the manifest and the SNS error), never zero or two"
   }
 
   assert {

@@ -9,6 +9,7 @@ import pytest
 
 from render_worker import errors, schemas, worker
 from render_worker.errors import RenderIncomplete, SpecInvalid, SpecNotFound, SpecTooLarge
+from render_worker.validate_input import InvalidExecutionInput
 
 from .conftest import ROOT, generated_spec
 
@@ -41,6 +42,7 @@ def render(s3, key_id, result, tmp_path) -> None:
     for child in children:
         env = {
             "SPEC_URI": result["spec_uri"],
+            "SPEC_VERSION_ID": result["spec_version_id"],
             "RUN_ID": result["run_id"],
             "OUTPUT_URI": result["output_uri"],
             "VARIANTS_PER_CHILD": str(result["variants_per_child"]),
@@ -55,8 +57,14 @@ def render(s3, key_id, result, tmp_path) -> None:
 
 def test_named_errors_keep_their_names():
     # Step Functions matches errorType, the class name.
-    for cls in (SpecNotFound, SpecTooLarge, SpecInvalid, RenderIncomplete):
-        assert cls.__name__ in ("SpecNotFound", "SpecTooLarge", "SpecInvalid", "RenderIncomplete")
+    for cls in (InvalidExecutionInput, SpecNotFound, SpecTooLarge, SpecInvalid, RenderIncomplete):
+        assert cls.__name__ in (
+            "InvalidExecutionInput",
+            "SpecNotFound",
+            "SpecTooLarge",
+            "SpecInvalid",
+            "RenderIncomplete",
+        )
         assert issubclass(cls, errors.FarmError)
 
 
@@ -67,6 +75,7 @@ def test_validate_input_returns_the_run_plan(functions, example_doc):
     assert result == {
         "run_id": "run-42",
         "spec_uri": uri,
+        "spec_version_id": "",  # an unversioned bucket
         "catalog_id": "spring-2026",
         "output_uri": "s3://renders/run-42/",
         "variant_count": 8,
@@ -102,6 +111,59 @@ def test_validate_input_spec_not_found(functions, event, message):
     with pytest.raises(SpecNotFound) as caught:
         validate(event, None)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("execution_input", "message"),
+    [
+        (
+            {"spec_uri": "s3://specs/catalog.json", "run_id": "run-7", "priority": 1, "spec_url": "x"},
+            "unknown field(s) 'priority', 'spec_url'; it takes spec_uri and, optionally, run_id",
+        ),
+        (
+            {"spec_uri": "s3://specs/catalog.json", "run_id": "someone-else"},
+            "run_id 'someone-else' is not the execution name 'run-7'",
+        ),
+        ({"spec_uri": "s3://specs/catalog.json", "run_id": 7}, "run_id 7 is not the execution name"),
+        (["s3://specs/catalog.json"], "the execution input is not a JSON object"),
+    ],
+    ids=["unknown-fields", "other-run-id", "run-id-not-a-string", "not-an-object"],
+)
+def test_validate_input_refuses_a_bad_execution_input_before_reading_the_spec(
+    functions, execution_input, message
+):
+    _, _, validate, _ = functions  # no spec exists: the input is refused before anything is read
+    event = {"spec_uri": "s3://specs/catalog.json", "run_id": "run-7", "execution_input": execution_input}
+    with pytest.raises(InvalidExecutionInput) as caught:
+        validate(event, None)
+    assert message in str(caught.value)
+
+
+def test_validate_input_accepts_the_input_the_workflow_is_started_with(functions, example_doc):
+    s3, _, validate, _ = functions
+    uri = put(s3, example_doc)
+    for execution_input in ({"spec_uri": uri}, {"spec_uri": uri, "run_id": "run-8"}):
+        event = {"spec_uri": uri, "run_id": "run-8", "execution_input": execution_input}
+        assert validate(event, None)["run_id"] == "run-8"
+
+
+def test_validate_input_names_the_version_it_validated_and_publish_reads_it(functions, tmp_path):
+    s3, key_id, validate, publish = functions
+    s3.put_bucket_versioning(Bucket="specs", VersioningConfiguration={"Status": "Enabled"})
+    uri = put(s3, generated_spec(1, 4))
+    result = validate({"spec_uri": uri, "run_id": "ver-1"}, None)
+    latest = s3.head_object(Bucket="specs", Key="catalog.json")["VersionId"]
+    assert result["spec_version_id"] == latest and latest not in ("", "null")
+    render(s3, key_id, result, tmp_path)
+    put(s3, generated_spec(1, 5))  # overwritten during the run: nothing may notice
+    message = publish(result, None)
+    assert message["variant_count"] == 4
+    manifest = json.loads(s3.get_object(Bucket="renders", Key="ver-1/manifest.json")["Body"].read())
+    assert manifest["variant_count"] == 4
+    s3.delete_object(Bucket="specs", Key="catalog.json")  # even a delete marker changes nothing
+    assert publish(result, None)["variant_count"] == 4
+    with pytest.raises(SpecNotFound, match=r"catalog\.json \(version "):
+        publish({**result, "spec_version_id": "no-such-version"}, None)
 
 
 def test_validate_input_spec_too_large(functions, example_doc, monkeypatch):

@@ -1,5 +1,5 @@
-"""The Batch worker: slices, SSE-KMS uploads, part records, exit codes, the crash hook, and resume after a
-child is killed (a real subprocess, SIGKILLed mid-slice)."""
+"""The Batch worker: slices, SSE-KMS uploads, part records, exit codes, the crash and drop hooks, the spec
+version it is given, and resume after a child is killed (a real subprocess, SIGKILLed mid-slice)."""
 
 from __future__ import annotations
 
@@ -126,6 +126,34 @@ def test_crash_hook_renders_the_rest_then_exits_1(cloud, tmp_path, example_doc):
     # Without the hook the same SKU is an ordinary variant.
     assert worker.run(worker_env(tmp_path)) == worker.EXIT_OK
     assert "run-1/_parts/plain.json" in keys(s3)
+
+
+def test_drop_hook_records_but_does_not_upload_then_exits_0(cloud, tmp_path, example_doc):
+    s3, _ = cloud
+    example_doc["products"][0]["variants"][1]["sku"] = "DROP-TEE"
+    put_spec(s3, example_doc)
+    assert worker.run(worker_env(tmp_path, FARM_TEST_HOOKS=1)) == worker.EXIT_OK
+    svgs = [k for k in keys(s3) if k.endswith(".svg")]
+    assert len(svgs) == 7 and not any("DROP" in k for k in svgs)
+    part = json.loads(s3.get_object(Bucket="renders", Key="run-1/_parts/plain.json")["Body"].read())
+    assert "DROP-TEE" in [v["sku"] for v in part["variants"]]  # recorded as done: PublishResults must notice
+    # Without the hook the same SKU is an ordinary variant (a fresh run: nothing resumed).
+    env = worker_env(tmp_path, RUN_ID="run-2", OUTPUT_URI="s3://renders/run-2/")
+    assert worker.run(env) == worker.EXIT_OK
+    assert any("DROP-TEE" in k for k in keys(s3, "run-2/"))
+
+
+def test_the_child_reads_the_spec_version_it_is_given(cloud, tmp_path, example_doc):
+    s3, _ = cloud
+    s3.put_bucket_versioning(Bucket="specs", VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket="specs", Key="catalog.json", Body=json.dumps(example_doc).encode())
+    example_doc["products"] = example_doc["products"][:1]  # a later upload with fewer products
+    put_spec(s3, example_doc)
+    env = worker_env(tmp_path, SPEC_VERSION_ID=first["VersionId"])
+    assert worker.run(env) == worker.EXIT_OK
+    assert len([k for k in keys(s3) if k.endswith(".svg")]) == 8  # the validated version, not the latest
+    env = worker_env(tmp_path, RUN_ID="run-2", OUTPUT_URI="s3://renders/run-2/", SPEC_VERSION_ID="nope")
+    assert worker.run(env) in (worker.EXIT_BAD_SPEC, worker.EXIT_FAILED)  # never the latest instead
 
 
 def test_progress_log_ignores_a_torn_line_and_appends_after_it(tmp_path):

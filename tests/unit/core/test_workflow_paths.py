@@ -1,0 +1,204 @@
+"""The state machine's template (modules/workflow/templates/render.asl.json): every path publishes exactly
+one message, through NotifySuccess or NotifyFailure (a walk of the graph), and the paths that need no Lambda
+or Batch job run in moto's Step Functions engine, in process: a bad execution input and a completion message
+SNS refuses each end in exactly one failure message and no completion message."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from .conftest import ROOT
+
+TEMPLATE = ROOT / "modules" / "workflow" / "templates" / "render.asl.json"
+ACCOUNT = "123456789012"
+NOTIFY = {"NotifySuccess", "NotifyFailure"}
+
+
+def definition(completion_topic: str, failure_topic: str, start_at: str | None = None) -> dict:
+    """The template as Terraform renders it (templatefile), with placeholder Lambda and Batch ARNs."""
+    text = TEMPLATE.read_text()
+    for name, value in {
+        "partition": "aws",
+        "validate_function_arn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:validate-input:live",
+        "publish_function_arn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:publish-results:live",
+        "job_queue_arn": f"arn:aws:batch:us-east-1:{ACCOUNT}:job-queue/queue",
+        "job_definition_arn": f"arn:aws:batch:us-east-1:{ACCOUNT}:job-definition/worker:1",
+        "completion_topic_arn": completion_topic,
+        "failure_topic_arn": failure_topic,
+    }.items():
+        text = text.replace("${" + name + "}", value)
+    assert "${" not in text, "a placeholder of the template is not rendered here"
+    document = json.loads(text)
+    if start_at:
+        document["StartAt"] = start_at
+    return document
+
+
+def _successors(state: dict) -> list[tuple[str, bool]]:
+    """(next state, whether this state succeeded on the way): a Catch is the way out of a task that failed."""
+    found = [(state["Next"], True)] if "Next" in state else []
+    found += [(c["Next"], True) for c in state.get("Choices", [])]
+    found += [(state["Default"], True)] if "Default" in state else []
+    found += [(c["Next"], False) for c in state.get("Catch", [])]
+    return list(dict.fromkeys(found))
+
+
+def _paths(states: dict, name: str, seen: tuple = ()) -> list[tuple[tuple[str, bool], ...]]:
+    """Every path from `name` to an end, as (state, succeeded) steps."""
+    assert name not in [n for n, _ in seen], f"a loop through {name}: {seen}"
+    following = _successors(states[name])
+    if not following:
+        return [(*seen, (name, True))]
+    return [p for successor, ok in following for p in _paths(states, successor, (*seen, (name, ok)))]
+
+
+def test_every_path_publishes_exactly_one_message():
+    states = definition("arn:aws:sns:us-east-1:1:c", "arn:aws:sns:us-east-1:1:f")
+    paths = _paths(states["States"], states["StartAt"])
+    assert len(paths) > 10
+    for path in paths:
+        shown = " -> ".join(n if ok else f"{n} (fails)" for n, ok in path)
+        published = [name for name, ok in path if name in NOTIFY and ok]
+        assert len(published) == 1, f"{shown} publishes {published}"
+        end = states["States"][path[-1][0]]["Type"]
+        assert (published[0], end) in (("NotifySuccess", "Succeed"), ("NotifyFailure", "Fail")), shown
+    assert {p[-1][0] for p in paths} == {"Succeeded", "Failed"}
+    reached = {name for p in paths for name, _ in p}
+    assert reached == set(states["States"]), f"unreachable: {set(states['States']) - reached}"
+
+
+# ---- in moto's engine -------------------------------------------------------------------------------------
+
+
+class Engine:
+    def __init__(self):
+        import boto3
+
+        self.sfn, self.sns, self.sqs = (
+            boto3.client(s, region_name="us-east-1") for s in ("stepfunctions", "sns", "sqs")
+        )
+        self.completion_topic, self.completion_queue = self._topic_with_queue("completion")
+        self.failure_topic, self.failure_queue = self._topic_with_queue("failure")
+        self.role = f"arn:aws:iam::{ACCOUNT}:role/render-workflow"
+
+    def _topic_with_queue(self, name: str) -> tuple[str, str]:
+        topic = self.sns.create_topic(Name=name)["TopicArn"]
+        url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        self.sns.subscribe(
+            TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+        )
+        return topic, url
+
+    def machine(self, completion_topic: str | None = None, start_at: str | None = None) -> str:
+        document = definition(completion_topic or self.completion_topic, self.failure_topic, start_at)
+        name = f"render-{len(self.sfn.list_state_machines()['stateMachines'])}"
+        return self.sfn.create_state_machine(name=name, roleArn=self.role, definition=json.dumps(document))[
+            "stateMachineArn"
+        ]
+
+    def run(self, machine: str, name: str, execution_input: str) -> dict:
+        arn = self.sfn.start_execution(stateMachineArn=machine, name=name, input=execution_input)[
+            "executionArn"
+        ]
+        deadline = time.monotonic() + 30
+        while (described := self.sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            assert time.monotonic() < deadline, f"{name} still running"
+            time.sleep(0.05)
+        return described
+
+    def messages(self, queue_url: str) -> list[dict]:
+        """Everything on the queue (the publishes happen before the execution ends, in process)."""
+        found = []
+        while batch := self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in batch:
+                found.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return found
+
+
+@pytest.fixture
+def engine(aws_env):
+    from moto import mock_aws
+
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield Engine()
+
+
+@pytest.mark.parametrize(
+    ("execution_input", "cause"),
+    [
+        ("{}", "the execution input has no spec_uri"),
+        ('{"spec_url": "s3://specs/catalog.json"}', "the execution input has no spec_uri"),
+        ('["s3://specs/catalog.json"]', "the execution input has no spec_uri"),
+        ('"s3://specs/catalog.json"', "the execution input is not a JSON object"),
+        ("42", "the execution input is not a JSON object"),
+        ("null", "the execution input is not a JSON object"),
+        ('{"spec_uri": 7}', "the execution input's spec_uri is not a string"),
+        ('{"spec_uri": null}', "the execution input's spec_uri is not a string"),
+        ('{"spec_uri": {"bucket": "specs"}}', "the execution input's spec_uri is not a string"),
+    ],
+)
+def test_a_bad_execution_input_ends_in_one_failure_message(engine, execution_input, cause):
+    from render_worker import schemas
+
+    execution = engine.run(engine.machine(), "bad-input", execution_input)
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "RenderFailed.InvalidExecutionInput"
+    (message,) = engine.messages(engine.failure_queue)
+    assert not list(schemas.validator("notification").iter_errors(message)), message
+    assert message["error"] == "InvalidExecutionInput" and message["cause"].startswith(cause)
+    assert (message["run_id"], message["spec_uri"]) == ("bad-input", None)
+    assert engine.messages(engine.completion_queue) == []
+
+
+COMPLETED = {
+    "spec_uri": "s3://specs/run-1/catalog.json",
+    "completion": {
+        "message": {
+            "schema_version": "1.0",
+            "status": "SUCCEEDED",
+            "run_id": "run-1",
+            "catalog_id": "spring",
+            "spec_uri": "s3://specs/run-1/catalog.json",
+            "variant_count": 8,
+            "manifest_uri": "s3://renders/run-1/manifest.json",
+            "gallery_uri": "s3://renders/run-1/index.html",
+        }
+    },
+}
+
+
+def test_a_published_completion_is_the_one_message(engine):
+    execution = engine.run(engine.machine(start_at="NotifySuccess"), "run-1", json.dumps(COMPLETED))
+    assert execution["status"] == "SUCCEEDED"
+    assert engine.messages(engine.completion_queue) == [COMPLETED["completion"]["message"]]
+    assert engine.messages(engine.failure_queue) == []
+
+
+def test_a_completion_sns_refuses_becomes_one_failure_message(engine):
+    from render_worker import schemas
+
+    missing_topic = f"arn:aws:sns:us-east-1:{ACCOUNT}:no-such-topic"  # SNS.NotFoundException: not retried
+    machine = engine.machine(completion_topic=missing_topic, start_at="NotifySuccess")
+    execution = engine.run(machine, "run-1", json.dumps(COMPLETED))
+    assert execution["status"] == "FAILED" and execution["error"] == "RenderFailed.CompletionNotPublished"
+    (message,) = engine.messages(engine.failure_queue)
+    assert not list(schemas.validator("notification").iter_errors(message)), message
+    assert (message["run_id"], message["spec_uri"], message["error"]) == (
+        "run-1",
+        COMPLETED["spec_uri"],
+        "CompletionNotPublished",
+    )
+    assert message["cause"].startswith(
+        "the run rendered everything and published s3://renders/run-1/manifest.json but its completion "
+        "message could not be published (SNS.NotFoundException): "
+    ), message["cause"]
+    assert engine.messages(engine.completion_queue) == []
