@@ -144,6 +144,12 @@ def perf(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none")
+def chaos(session: nox.Session) -> None:
+    """`nox -s chaos [-- --profile short|long]`: perf's load with faults injected; proves nothing was lost."""
+    _run(session, "python", "-m", "tests.chaos.run", *session.posargs)
+
+
+@nox.session(venv_backend="none")
 def bench(session: nox.Session) -> None:
     """Offline benchmark: validate and render a generated 100,000-variant spec; prints variants/s/core."""
     _run(session, "python", "-m", "farm.bench", *session.posargs)

@@ -8,14 +8,19 @@ What AWS Batch does and we reproduce:
 - array parents do not run; they follow their children and end FAILED when any child failed;
 - retryStrategy.attempts and evaluateOnExit (first matching rule wins, no match = retry); a job killed for
   exceeding attemptDurationSeconds is not retried;
-- every attempt recorded (exit code, reason, log stream, times); output in /aws/batch/job.
+- every attempt recorded (exit code, reason, log stream, times); output in /aws/batch/job;
+- Fargate Spot interruptions, when a test switches that fault on (localcloud/faults.py): an attempt on a Spot
+  environment gets SIGTERM, then SIGKILL, and ends "Your Spot Task was interrupted." (never the last attempt).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import logging
+import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -23,7 +28,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-from localcloud import batch_env, batch_events, config, procs
+from localcloud import batch_env, batch_events, config, faults, procs
 
 log = logging.getLogger("localcloud.batch")
 
@@ -33,6 +38,7 @@ TIMEOUT_REASON = "Job attempt duration exceeded timeout"
 EXITED_REASON = "Essential container in task exited"
 DEPENDENCY_REASON = "Dependent Job failed"
 CHILD_FAILED_REASON = "Array Child Job failed"
+SPOT_TYPES = ("FARGATE_SPOT", "SPOT")
 
 
 class SlotPool:
@@ -155,6 +161,7 @@ class Attempt:
         self.reason = ""  # the container's reason (CannotStartContainerError ...)
         self.status_reason = ""  # the job's statusReason for this attempt
         self.timed_out = False
+        self.reclaimed = False  # Fargate Spot took the capacity back (an injected fault)
         self.started = datetime.now()
         self.stopped: datetime | None = None
         self.lines: list[dict] = []
@@ -219,6 +226,7 @@ class Attempt:
         limit = batch_env.attempt_duration(job)
         deadline = time.monotonic() + limit if limit else None
         next_flush = time.monotonic() + LOG_FLUSH_S
+        reclaim_at = self._spot_reclaim_at()
         try:
             while proc.poll() is None:
                 if time.monotonic() >= next_flush:  # long jobs: output shows up while they run
@@ -231,6 +239,12 @@ class Attempt:
                     self.timed_out = True
                     self.status_reason = TIMEOUT_REASON
                     break
+                if reclaim_at is not None and time.monotonic() >= reclaim_at:
+                    if faults.active():  # not switched off meanwhile
+                        self._reclaim(proc)
+                        reclaim_at = None
+                        break
+                    reclaim_at = None
                 try:
                     proc.wait(timeout=POLL_S)
                 except subprocess.TimeoutExpired:
@@ -240,14 +254,44 @@ class Attempt:
             proc.wait()
             procs.forget(proc)
             reader.join(timeout=5)
+        if reclaim_at is not None:
+            faults.record_missed()  # the attempt ended before its reclaim was due
         code = proc.returncode
         self.exit_code = 128 - code if code < 0 else code  # killed by signal N -> 128+N, as Docker reports
         if not self.status_reason:
             self.status_reason = EXITED_REASON if self.exit_code else ""
 
+    def _spot_reclaim_at(self) -> float | None:
+        """When (monotonic) Fargate Spot reclaims this attempt, if the spot_reclaim fault picks it: only on a
+        Spot compute environment, never on the job's last attempt (a retry must remain, as it would on AWS
+        for all but the unluckiest task), at most max_repeats times per job or child."""
+        if not faults.active():
+            return None
+        job = self.job
+        attempts = max(1, int(retry_strategy(job).get("attempts") or 1))
+        if self.number >= attempts or not _on_spot(job):
+            return None
+        parent = getattr(job, "_lc_parent", None)
+        name = (parent or job).job_name
+        if not faults.draw("spot_reclaim", job.job_id, name):
+            return None
+        return time.monotonic() + faults.spot_delay()
+
+    def _reclaim(self, proc: subprocess.Popen) -> None:
+        """A Fargate Spot interruption: SIGTERM to the task's processes, SIGKILL after the stop timeout; the
+        exit code is what the process died of (143 for SIGTERM, 137 if it had to be killed)."""
+        self.reclaimed = True
+        self.status_reason = faults.SPOT_REASON
+        faults.record("spot_reclaim", self.job.job_id)
+        log.info("job %s attempt %d: Spot task interrupted (injected)", self.job.job_id, self.number)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)  # the task's whole process group (procs.start: own session)
+        with contextlib.suppress(subprocess.TimeoutExpired):  # then _run_process's finally kills the group
+            proc.wait(timeout=faults.SPOT_STOP_TIMEOUT_S)
+
     @property
     def succeeded(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out and not self.job.stop
+        return self.exit_code == 0 and not self.timed_out and not self.job.stop and not self.reclaimed
 
     def _ship_logs(self) -> None:
         """Send the lines not sent yet (the stream always exists once an attempt ended)."""
@@ -266,6 +310,14 @@ class Attempt:
             self._shipped = end
         except Exception:
             log.exception("could not write the logs of job %s", job.job_id)
+
+
+def _on_spot(job) -> bool:
+    """Whether the job runs on Spot capacity: the first compute environment of its queue is FARGATE_SPOT/SPOT
+    (the local cloud places every job on the first one, as AWS_BATCH_CE_NAME says)."""
+    environments = getattr(job.job_queue, "environments", None) or []
+    resources = getattr(environments[0], "compute_resources", None) if environments else None
+    return str((resources or {}).get("type", "")).upper() in SPOT_TYPES
 
 
 # ---- the job ---------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="start (idempotent) and print the endpoint")
     sub.add_parser("down", help="stop the server and its job/Lambda processes")
-    sub.add_parser("status", help="running/stopped, endpoint, pid, boot id")
+    sub.add_parser("status", help="running/stopped, endpoint, pid, boot id, unexpected server errors")
     logs_parser = sub.add_parser("logs", help="print the tail of the log")
     logs_parser.add_argument("-n", "--lines", type=int, default=200)
     serve_parser = sub.add_parser("serve", help="run the server in the foreground (what `up` starts)")
@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         print(f"running {info['endpoint']} pid={info['pid']} boot_id={info['boot_id']}")
         print(f"state {info['state_dir']}")
+        print(f"unexpected server errors {info['errors']} (injected faults {info['injected']})")
+        for entry in info["recent_errors"][-5:]:
+            print(f"  {lifecycle.describe_error(entry)}")
         return 0
     sys.stdout.write(lifecycle.logs(args.state_dir, args.lines))
     return 0

@@ -18,6 +18,12 @@ PID_FILE = "localcloud.pid"
 LOG_FILE = "localcloud.log"
 BOOT_ID_FILE = "boot_id"
 HEALTH_PATH = "/_localcloud/health"
+# {"count", "injected", "recent"}: answers >= 500 and unhandled exceptions since boot (localcloud/server.py).
+ERRORS_PATH = "/_localcloud/errors"
+# A 5xx answer carrying this response header (value "1"), or whose WSGI environ has INJECTED_ENVIRON set
+# truthy, was made on purpose (fault injection): it is counted under "injected", not as an error.
+INJECTED_HEADER = "x-localcloud-injected"
+INJECTED_ENVIRON = "localcloud.injected"
 # Every job and Lambda process carries this variable, so `down` can find strays even after a hard crash.
 BOOT_ID_ENV = "LOCALCLOUD_BOOT_ID"
 

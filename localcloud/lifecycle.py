@@ -2,9 +2,12 @@
 
 up(port=None, state_dir=None) -> endpoint        idempotent; waits until healthy
 down(port=None, state_dir=None) -> bool          True when something was stopped
-status(port=None, state_dir=None) -> dict|None   {"endpoint", "pid", "boot_id", "state_dir"} when running
+status(port=None, state_dir=None) -> dict|None   {"endpoint", "pid", "boot_id", "state_dir", "errors", ...}
 endpoint(port=None) -> str
 logs(state_dir=None, lines=200) -> str
+errors(port=None) -> dict|None                   {"boot_id", "count", "injected", "recent"}
+error_mark(port=None, state_dir=None) -> dict    where the error count and the log stand now
+new_errors(mark, port=None, state_dir=None) -> list[str]   what went wrong since the mark; [] when nothing
 """
 
 from __future__ import annotations
@@ -49,6 +52,114 @@ def health(port: int | None = None, timeout: float = 2.0) -> dict | None:
     return doc if isinstance(doc, dict) and doc.get("status") == "ok" and doc.get("boot_id") else None
 
 
+def errors(port: int | None = None, timeout: float = 5.0) -> dict | None:
+    """The unexpected-server-error counter of our local cloud (config.ERRORS_PATH), None when not running."""
+    try:
+        with urllib.request.urlopen(endpoint(port) + config.ERRORS_PATH, timeout=timeout) as response:  # noqa: S310
+            doc = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and isinstance(doc.get("count"), int) else None
+
+
+def _log_path(state_dir: str | os.PathLike[str] | None) -> Path:
+    return config.state_dir(state_dir) / config.LOG_FILE
+
+
+def error_mark(port: int | None = None, state_dir: str | os.PathLike[str] | None = None) -> dict:
+    """Where the error counter and the log stand now; give it to `new_errors` later. Works whether or not
+    the cloud runs yet (a cloud started later counts from zero; the log is appended to, never rewritten)."""
+    doc = errors(port)
+    path = _log_path(state_dir)
+    return {
+        "boot_id": doc["boot_id"] if doc else None,
+        "count": doc["count"] if doc else 0,
+        "log": str(path),
+        "log_offset": path.stat().st_size if path.exists() else 0,
+    }
+
+
+TRACEBACK = "Traceback (most recent call last)"
+_SHOWN_TRACEBACKS = 5
+_TRACEBACK_LINES = 40
+_CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
+
+
+def _traceback_blocks(text: str) -> list[str]:
+    """Each traceback in a log excerpt (chained ones as one): the line before it (the log record), the
+    frames, the exception line."""
+    lines = text.splitlines()
+    blocks = []
+    i = 0
+    while i < len(lines):
+        if TRACEBACK not in lines[i]:
+            i += 1
+            continue
+        end = i + 1
+        while end < len(lines):
+            line = lines[end]
+            if line[:1].isspace() or not line.strip() or TRACEBACK in line or line.startswith(_CHAINED):
+                end += 1
+                continue
+            after = end + 1  # the exception line: the block goes on only if a chained traceback follows
+            while after < len(lines) and not lines[after].strip():
+                after += 1
+            if after < len(lines) and lines[after].startswith(_CHAINED):
+                end = after
+                continue
+            break
+        block = lines[max(0, i - 1) : end + 1]
+        if len(block) > _TRACEBACK_LINES:
+            block = block[:3] + ["    ..."] + block[-(_TRACEBACK_LINES - 4) :]
+        blocks.append("\n".join(block))
+        i = end + 1
+    return blocks
+
+
+def describe_error(entry: dict) -> str:
+    """One line for an entry of the error counter's "recent" list."""
+    if entry.get("kind") == "thread":
+        return f"{entry.get('time')} thread: {entry.get('error')}"
+    return (
+        f"{entry.get('time')} {entry.get('kind')} {entry.get('method')} {entry.get('path')} "
+        f"({entry.get('service')}) -> {entry.get('status')}: {entry.get('error')}"
+    )
+
+
+def new_errors(
+    mark: dict, port: int | None = None, state_dir: str | os.PathLike[str] | None = None
+) -> list[str]:
+    """What went wrong in the local cloud since `mark` (from error_mark): the unexpected server errors it
+    counted (injected faults excluded) and the tracebacks its log gained. Lines to print; [] when nothing."""
+    problems: list[str] = []
+    doc = errors(port)
+    if doc is not None:
+        restarted = doc["boot_id"] != mark.get("boot_id")
+        grown = doc["count"] - (0 if restarted else mark.get("count", 0))
+        if grown > 0:
+            since = "since it started" if restarted else "during this session"
+            problems.append(
+                f"the local cloud at {endpoint(port)} counted {grown} unexpected server error(s) {since}:"
+            )
+            problems.extend(
+                f"  {describe_error(e)}" for e in doc.get("recent", [])[-min(grown, len(doc["recent"])) :]
+            )
+    path = Path(mark.get("log") or _log_path(state_dir))
+    if path.exists():
+        offset = mark.get("log_offset", 0)
+        with path.open("rb") as handle:
+            handle.seek(offset if path.stat().st_size >= offset else 0)  # shorter: a new file, read it all
+            gained = handle.read().decode("utf-8", "replace")
+        blocks = _traceback_blocks(gained)
+        if blocks:
+            problems.append(f"the local cloud's log {path} gained {len(blocks)} traceback(s):")
+            for block in blocks[:_SHOWN_TRACEBACKS]:
+                problems.extend(f"  {line}" for line in block.splitlines())
+            if len(blocks) > _SHOWN_TRACEBACKS:
+                problems.append(f"  ... and {len(blocks) - _SHOWN_TRACEBACKS} more")
+    return problems
+
+
 def _port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(1.0)
@@ -80,11 +191,15 @@ def status(port: int | None = None, state_dir: str | os.PathLike[str] | None = N
     doc = health(port)
     if doc is None:
         return None
+    counted = errors(port)
     return {
         "endpoint": endpoint(port),
         "pid": doc.get("pid"),
         "boot_id": doc["boot_id"],
         "state_dir": str(config.state_dir(state_dir)),
+        "errors": counted["count"] if counted else None,
+        "injected": counted["injected"] if counted else None,
+        "recent_errors": counted["recent"] if counted else [],
     }
 
 

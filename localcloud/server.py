@@ -1,16 +1,24 @@
-"""The server process (`python -m localcloud serve`): moto's WSGI app, our patches, a health route."""
+"""The server process (`python -m localcloud serve`): moto's WSGI app, our patches, a health route, and a
+count of unexpected server errors (answers >= 500, unhandled exceptions) on config.ERRORS_PATH."""
 
 from __future__ import annotations
 
+import collections
 import importlib
 import json
 import logging
 import os
 import pkgutil
+import re
 import signal
 import sys
 import threading
+import time
+import traceback
+import urllib.parse
 import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from localcloud import config, procs
 
@@ -45,16 +53,219 @@ def apply_patches() -> list[str]:
     return applied
 
 
-def _with_health(app, boot_id: str):
-    body = json.dumps({"status": "ok", "boot_id": boot_id, "pid": os.getpid()}).encode()
+RECENT_ERRORS = 50
+_BODY_SNIPPET = 2048  # bytes of a 5xx answer's body kept to say what went wrong
+_CREDENTIAL = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/")
+_XML_FIELD = re.compile(r"<(Code|Message)>([^<]*)</\1>")
 
-    def wrapped(environ, start_response):
-        if environ.get("PATH_INFO") == config.HEALTH_PATH:
-            start_response(
-                "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+
+def request_service(environ: dict[str, Any]) -> str:
+    """The AWS service a request is for: its SigV4 credential scope (header or presigned query), else the
+    X-Amz-Target prefix, else "unknown"."""
+    for source in (
+        environ.get("HTTP_AUTHORIZATION", ""),
+        urllib.parse.unquote(environ.get("QUERY_STRING", "")),
+    ):
+        match = _CREDENTIAL.search(source)
+        if match:
+            return match.group(1)
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    return target.split(".")[0] if target else "unknown"
+
+
+def _answer_summary(status: int, snippet: bytes) -> str:
+    """What a 5xx answer's body says: its XML Code/Message or JSON __type/message, else its first line."""
+    text = snippet.decode("utf-8", "replace")
+    fields = dict(_XML_FIELD.findall(text))
+    if not fields:
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict):
+            fields = {"Code": doc.get("__type") or doc.get("code"), "Message": doc.get("message")}
+    said = ": ".join(str(v) for v in (fields.get("Code"), fields.get("Message")) if v)
+    return said or (text.strip().splitlines() or [f"HTTP {status}"])[0][:200]
+
+
+class ServerErrors:
+    """Unexpected server errors since boot: every answer >= 500 and every unhandled exception (of a request or
+    a background thread), each logged with its traceback. Those marked as injected (config.INJECTED_HEADER or
+    config.INJECTED_ENVIRON) are counted apart. Thread-safe; keeps the last `keep` errors."""
+
+    def __init__(self, keep: int = RECENT_ERRORS):
+        self._lock = threading.Lock()
+        self.count = 0
+        self.injected = 0
+        self._recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=keep)
+
+    def record(
+        self,
+        *,
+        kind: str,
+        error: str,
+        environ: dict[str, Any] | None = None,
+        status: int | None = None,
+        injected: bool = False,
+        details: str = "",
+    ) -> dict[str, Any]:
+        environ = environ or {}
+        entry = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "kind": kind,  # "exception" (unhandled, answered 500), "answer" (a 5xx answer), "thread"
+            "method": environ.get("REQUEST_METHOD"),
+            "path": environ.get("PATH_INFO"),
+            "service": request_service(environ) if environ else None,
+            "status": status,
+            "error": error,
+        }
+        with self._lock:
+            if injected:
+                self.injected += 1
+            else:
+                self.count += 1
+                self._recent.append(entry)
+            number = self.count
+        if environ:
+            where = f"{entry['method']} {entry['path']} ({entry['service']}) -> {status}"
+            trace = f"\n{details}" if details else ""
+        else:
+            where, trace = details, ""  # a thread: Python's own hook prints the traceback next
+        if injected:
+            log.info("injected fault: %s %s", where, error)
+        else:
+            log.error("unexpected server error #%d: %s %s%s", number, where, error, trace)
+        return entry
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {"count": self.count, "injected": self.injected, "recent": list(self._recent)}
+
+
+def _is_injected(environ: dict[str, Any], headers: Iterable[tuple[str, str]] = ()) -> bool:
+    marked = any(k.lower() == config.INJECTED_HEADER and v.strip() == "1" for k, v in headers)
+    return marked or bool(environ.get(config.INJECTED_ENVIRON))
+
+
+def _last_line(exc: BaseException) -> str:
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
+class _CountedBody:
+    """The app's body, passed through; a 5xx answer is recorded when the body is closed (werkzeug always
+    closes it), with the start of the body to say what went wrong; an exception while iterating is recorded
+    and re-raised (werkzeug then drops the connection or answers 500 itself)."""
+
+    def __init__(self, body: Iterable[bytes], environ: dict[str, Any], seen: dict[str, Any], errors):
+        self._body = body
+        self._environ = environ
+        self._seen = seen
+        self._errors = errors
+        self._snippet = b""
+        self._done = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            for chunk in self._body:
+                if self._seen.get("status", 0) >= 500 and len(self._snippet) < _BODY_SNIPPET:
+                    self._snippet += bytes(chunk[: _BODY_SNIPPET - len(self._snippet)])
+                yield chunk
+        except Exception as exc:
+            self._done = True
+            self._errors.record(
+                kind="exception",
+                error=_last_line(exc),
+                environ=self._environ,
+                status=self._seen.get("status"),
+                injected=_is_injected(self._environ),
+                details=traceback.format_exc(),
             )
-            return [body]
-        return app(environ, start_response)
+            raise
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            status = self._seen.get("status", 0)
+            if status >= 500 and not self._done:
+                self._done = True
+                self._errors.record(
+                    kind="answer",
+                    error=_answer_summary(status, self._snippet),
+                    environ=self._environ,
+                    status=status,
+                    injected=self._seen.get("injected", False) or _is_injected(self._environ),
+                )
+
+
+def count_errors(app: Callable, errors: ServerErrors) -> Callable:
+    """WSGI middleware: record every answer >= 500 and every exception of `app` in `errors`; an exception
+    is answered with werkzeug's 500 page (what werkzeug's server would send) and logged once, here."""
+    from werkzeug.exceptions import InternalServerError
+
+    def wrapped(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        seen: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info=None):
+            seen["status"] = int(status.split(" ", 1)[0])
+            seen["injected"] = _is_injected(environ, headers)
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        try:
+            body = app(environ, capture)
+        except Exception as exc:
+            exc_info = sys.exc_info()
+            errors.record(
+                kind="exception",
+                error=_last_line(exc),
+                environ=environ,
+                status=500,
+                injected=_is_injected(environ),
+                details=traceback.format_exc(),
+            )
+            # exc_info lets werkzeug replace a status the app had already set (nothing is sent yet).
+            return InternalServerError()(environ, lambda s, h, _e=None: start_response(s, h, exc_info))
+        return _CountedBody(body, environ, seen, errors)
+
+    return wrapped
+
+
+def _count_thread_exceptions(errors: ServerErrors) -> None:
+    """Background threads (Step Functions executions, job runners, ...) count too; the traceback is still
+    printed by Python's own hook."""
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is not SystemExit and args.exc_value is not None:
+            name = args.thread.name if args.thread is not None else "?"
+            errors.record(kind="thread", error=_last_line(args.exc_value), details=f"thread {name}")
+        previous(args)
+
+    threading.excepthook = hook
+
+
+def _json_answer(start_response: Callable, doc: dict[str, Any]) -> list[bytes]:
+    body = json.dumps(doc).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def with_routes(app: Callable, boot_id: str, errors: ServerErrors) -> Callable:
+    """The local cloud's own routes (health, errors) in front of moto's app, whose errors are counted."""
+    health = {"status": "ok", "boot_id": boot_id, "pid": os.getpid()}
+    from localcloud import faults  # fault injection, off by default: its route and S3 SlowDown
+
+    counted = count_errors(faults.middleware(app), errors)
+
+    def wrapped(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO")
+        if path == config.HEALTH_PATH:
+            return _json_answer(start_response, health)
+        if path == config.ERRORS_PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            return _json_answer(start_response, {"boot_id": boot_id, **errors.snapshot()})
+        return counted(environ, start_response)
 
     return wrapped
 
@@ -79,7 +290,9 @@ def serve(port: int | None = None, state_dir: str | None = None) -> None:
 
     applied = apply_patches()
     log.info("patches applied: %s", ", ".join(applied))
-    app = _with_health(DomainDispatcherApplication(create_backend_app), boot_id)
+    errors = ServerErrors()
+    _count_thread_exceptions(errors)
+    app = with_routes(DomainDispatcherApplication(create_backend_app), boot_id, errors)
     server = make_server(config.HOST, port, app, threaded=True, request_handler=MotoRequestHandler)
     (state / config.BOOT_ID_FILE).write_text(boot_id + "\n")
 

@@ -4,6 +4,10 @@
 env, or FARM_OUTPUTS_JSON, only reads the outputs (farm.stack.load). Tests read every target from the outputs,
 so the same tests run against aws.
 
+A session that used the local cloud (through `stack`) fails at its end when that cloud counted an unexpected
+server error (localcloud/server.py: an answer >= 500 or an unhandled exception) or its log gained a traceback
+since `stack` first used it; the errors are printed (pytest_sessionfinish below).
+
 Queues are shared by every run, so tests never take "the next message": a Mailbox drains a queue into files
 keyed by run id (or Batch job id), and each test waits for its own key. Files (not memory) so that xdist
 workers see each other's deliveries. Nothing here is used by the unit suite: fixtures are lazy.
@@ -157,15 +161,24 @@ class Mailbox:
         return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
     def wait_for(
-        self, key: str, until: Callable[[list[Any]], bool] = bool, timeout: float = MESSAGE_TIMEOUT
+        self,
+        key: str,
+        until: Callable[[list[Any]], bool] = bool,
+        timeout: float = MESSAGE_TIMEOUT,
+        quiet: float = 0.0,
     ) -> list[Any]:
-        """Collect until the messages stored under `key` satisfy `until`; returns them."""
+        """Collect until the messages stored under `key` satisfy `until` and (with `quiet`) `quiet` seconds
+        have passed without a new one under `key`, so that a count is final; returns them."""
         deadline = time.monotonic() + timeout
+        count, since = -1, 0.0
         while True:
             found = self.stored(key)
-            if until(found):
+            now = time.monotonic()
+            if len(found) != count:
+                count, since = len(found), now
+            if until(found) and now - since >= quiet:
                 return found
-            if time.monotonic() > deadline:
+            if now > deadline:
                 raise AssertionError(f"{self.queue_url}: after {timeout:.0f} s, messages for {key}: {found}")
             self.collect()
 
@@ -305,6 +318,49 @@ def _mailbox_root(tmp_path_factory) -> Path:
     return base / "mailbox"
 
 
+# ---- the local cloud's own errors -------------------------------------------------------------------------
+
+_LOCAL_CLOUD: dict[str, Any] = {}  # "marks": where its counter and log stood when `stack` first used it
+_MARKS_KEY = "localcloud_marks"  # in an xdist worker's workeroutput
+
+
+def _mark_local_cloud() -> None:
+    """Called by `stack` before it deploys or reads the local stack: nothing else talks to the cloud."""
+    if not _LOCAL_CLOUD.get("marks"):
+        from localcloud import lifecycle
+
+        _LOCAL_CLOUD["marks"] = [lifecycle.error_mark()]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:  # xdist, in the controller: a worker ended
+    _LOCAL_CLOUD.setdefault("marks", []).extend(getattr(node, "workeroutput", {}).get(_MARKS_KEY, []))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):  # an xdist worker: the controller checks
+        session.config.workeroutput[_MARKS_KEY] = _LOCAL_CLOUD.get("marks", [])
+        return
+    marks = _LOCAL_CLOUD.get("marks")
+    if not marks:
+        return  # the session never used the local cloud
+    from localcloud import lifecycle
+
+    problems = lifecycle.new_errors(min(marks, key=lambda m: m["log_offset"]))  # the earliest mark
+    if problems:
+        _LOCAL_CLOUD["problems"] = problems
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    problems = _LOCAL_CLOUD.get("problems")
+    if problems:
+        terminalreporter.section("the local cloud had unexpected server errors: session FAILED", red=True)
+        for line in problems:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def stack():
     """The deployed stack: the local one is deployed when missing; aws (or saved outputs) is only read."""
@@ -312,6 +368,7 @@ def stack():
     if env == "local" and not os.environ.get("FARM_OUTPUTS_JSON"):
         from farm import infra
 
+        _mark_local_cloud()  # before the deploy: errors while deploying count too
         return infra.ensure_deployed("local")
     from farm import stack as stack_module
 

@@ -37,6 +37,24 @@ def deployed_stack(env: str):
     return infra.ensure_deployed(env)
 
 
+def local_cloud_mark(env: str) -> dict[str, Any] | None:
+    """Where the local cloud's error counter and log stand now; None when this run does not deploy to it."""
+    if env != "local" or os.environ.get("FARM_OUTPUTS_JSON"):
+        return None
+    from localcloud import lifecycle
+
+    return lifecycle.error_mark()
+
+
+def local_cloud_problems(mark: dict[str, Any] | None) -> list[str]:
+    """The unexpected server errors the local cloud counted, and the tracebacks its log gained, since mark."""
+    if mark is None:
+        return []
+    from localcloud import lifecycle
+
+    return lifecycle.new_errors(mark)
+
+
 def machine_facts() -> dict[str, Any]:
     return {
         "cores": os.cpu_count(),
@@ -165,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     work_dir = ROOT / "build" / "perf" / session
     work_dir.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
+    cloud_mark = local_cloud_mark(args.env)
     stack = deployed_stack(args.env)
     outputs_json = work_dir / "outputs.json"
     outputs_json.write_text(json.dumps(stack.saved_outputs(), indent=2))
@@ -232,7 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     report.write_markdown(result, args.out / "perf-report.md")
 
     print((args.out / "perf-report.md").read_text(), flush=True)
-    failed = not verdict.ok or (args.strict_targets and not all(targets.values()))
+    cloud_problems = local_cloud_problems(cloud_mark)
+    if cloud_problems:
+        print("perf: the local cloud had unexpected server errors:", *cloud_problems, sep="\n", flush=True)
+    failed = not verdict.ok or (args.strict_targets and not all(targets.values())) or bool(cloud_problems)
     print(f"perf: {'FAILED' if failed else 'passed'} in {result['wall_s']} s", flush=True)
     return 1 if failed else 0
 

@@ -42,13 +42,17 @@ def drain_notifications(
     return got
 
 
-def verify(stack, records: list[dict[str, Any]], session: str) -> Verdict:
+def verify(stack, records: list[dict[str, Any]], session: str, quiet_receives: int = 3) -> Verdict:
+    """`quiet_receives`: how many 1-second receives in a row must bring none of this session's messages
+    before the count of completion messages is final (the chaos suite waits longer than perf)."""
     verdict = Verdict()
     starts = {r["run_id"]: r for r in records if r["type"] == "start"}
     started = {r["run_id"]: r for r in records if r["type"] == "started"}
     ends = {r["run_id"]: r for r in records if r["type"] == "end"}
     messages = [r for r in records if r["type"] == "message"]
-    messages += drain_notifications(stack.client("sqs"), stack["notifications_queue_url"], session)
+    messages += drain_notifications(
+        stack.client("sqs"), stack["notifications_queue_url"], session, quiet_receives=quiet_receives
+    )
 
     message_ids: dict[str, set[str]] = defaultdict(set)
     for message in messages:

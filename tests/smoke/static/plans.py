@@ -25,14 +25,19 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def local_cloud() -> Iterator[str]:
-    """A private local cloud (own free port, own state dir), stopped on exit. Yields its endpoint."""
+    """A private local cloud (own free port, own state dir), stopped on exit. Yields its endpoint. When the
+    body ends normally, an unexpected server error of the cloud (an answer >= 500, an unhandled exception, a
+    traceback in its log) raises AssertionError with the errors."""
     from localcloud import lifecycle
 
     with tempfile.TemporaryDirectory(prefix="farm-static-cloud-") as state:
         port = free_port()
         endpoint = lifecycle.up(port=port, state_dir=state)
         try:
+            mark = lifecycle.error_mark(port, state)
             yield endpoint
+            problems = lifecycle.new_errors(mark, port, state)
+            assert not problems, "\n".join(["the static suite's local cloud had errors:", *problems])
         finally:
             lifecycle.down(port=port, state_dir=state)
 

@@ -1,0 +1,195 @@
+"""What the chaos suite checks beyond tests/perf/verify.py (status, every object present, one completion
+message each): every SVG byte-identical to an offline render of the same spec, what the Batch attempts and
+the executions' histories say about the faults, and that no message of the session sits in a DLQ or the
+failure queue.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from farm import offline
+from localcloud.faults import SPOT_REASON
+from render_worker import spec as spec_mod
+from tests.perf import specs, verify
+
+LAMBDA_THROTTLED = "Lambda.TooManyRequestsException"
+_READERS = 8
+
+
+@cache
+def reference_svgs(catalog_id: str, variant_count: int, variants_per_child: int) -> dict[str, bytes]:
+    """{`<product_id>/<sku>.svg`: bytes} as `farm render` writes them offline for the same generated spec."""
+    doc = specs.make_spec(catalog_id, variant_count, variants_per_child)
+    data = specs.spec_bytes(doc)
+    catalog = spec_mod.load_catalog(data)
+    with tempfile.TemporaryDirectory(prefix="chaos-reference-") as tmp:
+        offline.render_into(data, catalog, Path(tmp), jobs=1)
+        return {key: (Path(tmp) / key).read_bytes() for key in specs.expected_svg_keys(doc)}
+
+
+def compare_variants(s3, bucket: str, starts: list[dict[str, Any]]) -> dict[str, Any]:
+    """GET every SVG every run must have written and compare it with the offline render."""
+    wanted: list[tuple[str, str, bytes]] = []
+    for start in starts:
+        reference = reference_svgs(
+            start.get("catalog_id", "perf-load"), start["variant_count"], start["variants_per_child"]
+        )
+        wanted += [(start["run_id"], key, body) for key, body in reference.items()]
+
+    def check(item: tuple[str, str, bytes]) -> str:
+        run_id, key, body = item
+        try:
+            got = s3.get_object(Bucket=bucket, Key=f"{run_id}/{key}")["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return "missing"
+            raise
+        return "identical" if got == body else "differing"
+
+    with ThreadPoolExecutor(_READERS) as pool:
+        outcomes = list(pool.map(check, wanted))
+    pairs = zip(wanted, outcomes, strict=True)
+    bad = [f"{run_id}/{key}: {outcome}" for (run_id, key, _), outcome in pairs if outcome != "identical"]
+    counts = Counter(outcomes)
+    return {
+        "expected": len(wanted),
+        "identical": counts["identical"],
+        "missing": counts["missing"],
+        "differing": counts["differing"],
+        "bad": bad[:20],
+    }
+
+
+def execution_histories(sfn, started: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """run id -> its execution's history events (every page)."""
+    histories = {}
+    for record in started:
+        events: list[dict[str, Any]] = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=record["execution_arn"]):
+            events += page["events"]
+        histories[record["run_id"]] = events
+    return histories
+
+
+def task_failures(histories: dict[str, list[dict[str, Any]]]) -> Counter:
+    """Error name -> how many task attempts failed with it (each one the state's Retry then saw)."""
+    errors: Counter = Counter()
+    for events in histories.values():
+        for event in events:
+            if event["type"] == "TaskFailed":
+                errors[event.get("taskFailedEventDetails", {}).get("error", "?")] += 1
+    return errors
+
+
+def submitted_job_id(events: list[dict[str, Any]]) -> str | None:
+    """The Batch job an execution's render state submitted (its TaskSubmitted output), None if none."""
+    for event in events:
+        details = event.get("taskSubmittedEventDetails") or {}
+        if event["type"] == "TaskSubmitted" and details.get("resourceType") == "batch":
+            return json.loads(details.get("output") or "{}").get("JobId")
+    return None
+
+
+def batch_attempts(batch, jobs: list[tuple[str, int]]) -> dict[str, Any]:
+    """From DescribeJobs: every child (or plain job) of these (job id, array size) pairs, its attempts, and
+    why each attempt before the last one ended."""
+    ids = [job_id if size == 1 else f"{job_id}:{i}" for job_id, size in jobs for i in range(size)]
+    described: list[dict[str, Any]] = []
+    for first in range(0, len(ids), 100):  # DescribeJobs takes at most 100 ids
+        described += batch.describe_jobs(jobs=ids[first : first + 100])["jobs"]
+    reasons: Counter = Counter()
+    exit_codes: Counter = Counter()
+    retried = extra = 0
+    for job in described:
+        attempts = job.get("attempts") or []
+        if len(attempts) > 1:
+            retried += 1
+            extra += len(attempts) - 1
+        for attempt in attempts[:-1] if job["status"] == "SUCCEEDED" else attempts:
+            reasons[attempt.get("statusReason") or "?"] += 1
+            exit_codes[str(attempt.get("container", {}).get("exitCode", "none"))] += 1
+    return {
+        "children": len(ids),
+        "described": len(described),
+        "retried": retried,
+        "extra_attempts": extra,
+        "failed_attempt_reasons": dict(reasons),
+        "failed_attempt_exit_codes": dict(exit_codes),
+        "spot_interrupted_attempts": reasons.get(SPOT_REASON, 0),
+        "not_succeeded": sorted(j["jobId"] for j in described if j["status"] != "SUCCEEDED")[:20],
+    }
+
+
+def _slice_start(logs, group: str, stream: str) -> dict[str, Any] | None:
+    """The worker's "rendering slice" log record of one attempt (first, stop, already_done), or None."""
+    try:
+        events = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)["events"]
+    except ClientError:
+        return None
+    for event in events:
+        try:
+            record = json.loads(event["message"])
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("message") == "rendering slice":
+            return record
+    return None
+
+
+def resumes_after_reclaims(
+    batch, logs, job_definition_arn: str, jobs: list[tuple[str, int]]
+) -> dict[str, int]:
+    """Where the Spot reclaims hit, from the worker's "rendering slice" records (CloudWatch Logs): the
+    reclaimed attempt's own resume point against the next one's, which the EFS progress file carries over:
+    during start-up (it never began its slice), before its first upload finished, mid-uploads (some of its
+    variants were done and the retry skipped them), after all its uploads (before it exited)."""
+    definition = batch.describe_job_definitions(jobDefinitions=[job_definition_arn])["jobDefinitions"][0]
+    options = (definition["containerProperties"].get("logConfiguration") or {}).get("options") or {}
+    group = options.get("awslogs-group", "/aws/batch/job")
+    ids = [job_id if size == 1 else f"{job_id}:{i}" for job_id, size in jobs for i in range(size)]
+    found = {"start_up": 0, "before_first_upload": 0, "mid_uploads": 0, "after_all_uploads": 0, "unknown": 0}
+    for first in range(0, len(ids), 100):
+        for job in batch.describe_jobs(jobs=ids[first : first + 100])["jobs"]:
+            attempts = job.get("attempts") or []
+            if not any(a.get("statusReason") == SPOT_REASON for a in attempts):
+                continue
+            records = [
+                _slice_start(logs, group, a.get("container", {}).get("logStreamName", "")) for a in attempts
+            ]
+            for k, attempt in enumerate(attempts):
+                if attempt.get("statusReason") != SPOT_REASON:
+                    continue
+                own = records[k]
+                later = next((r for r in records[k + 1 :] if r is not None), None)
+                if own is None:
+                    found["start_up"] += 1
+                elif later is None:
+                    found["unknown"] += 1
+                else:
+                    started = int(own.get("already_done", 0))
+                    gained = int(later.get("already_done", 0)) - started
+                    remaining = int(own["stop"]) - int(own["first"]) - started
+                    where = "mid_uploads" if 0 < gained < remaining else None
+                    found[where or ("before_first_upload" if gained <= 0 else "after_all_uploads")] += 1
+    return found
+
+
+def stray_messages(stack, session: str, quiet_receives: int) -> dict[str, list[dict[str, Any]]]:
+    """This session's messages in the failure queue and in every dead-letter queue the stack outputs name
+    (`*dlq_url`): every run should succeed, so each must stay empty. Those found are deleted (read once)."""
+    sqs = stack.client("sqs")
+    names = ["failure_queue_url"] + sorted(k for k in stack.outputs if k.endswith("dlq_url"))
+    return {
+        name: verify.drain_notifications(sqs, stack.outputs[name], session, quiet_receives=quiet_receives)
+        for name in names
+        if stack.outputs.get(name)
+    }
