@@ -292,7 +292,7 @@ run "log_group_is_kept_and_encrypted" {
   command = plan
 
   module {
-    source = "./tests/verify"
+    source = "../log_group/tests/read_back"
   }
 
   variables {
@@ -300,7 +300,7 @@ run "log_group_is_kept_and_encrypted" {
   }
 
   assert {
-    condition     = output.log_groups["worker"] == { retention_in_days = 7, kms_key_id = var.logs_key_arn, tags = tomap({ Owner = "tftest" }) }
+    condition     = output.log_groups["worker"].retention_in_days == 7 && output.log_groups["worker"].kms_key_id == var.logs_key_arn && output.log_groups["worker"].tags == tomap({ Owner = "tftest" })
     error_message = "the worker log group keeps log_retention_days, is encrypted with logs_key_arn and carries the tags"
   }
 }

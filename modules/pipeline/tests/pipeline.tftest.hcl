@@ -454,7 +454,7 @@ run "log_groups_in_the_cloud" {
   command = plan # a data source with known inputs is read at plan
 
   module {
-    source = "./tests/verify"
+    source = "../log_group/tests/read_back"
   }
 
   variables {

@@ -374,7 +374,7 @@ run "log_group_is_kept_and_encrypted" {
   command = plan
 
   module {
-    source = "./tests/verify"
+    source = "../log_group/tests/read_back"
   }
 
   variables {
@@ -382,7 +382,7 @@ run "log_group_is_kept_and_encrypted" {
   }
 
   assert {
-    condition     = output.log_groups["executions"] == { retention_in_days = 7, kms_key_id = var.logs_key_arn, tags = tomap({ Owner = "tftest" }) }
+    condition     = output.log_groups["executions"].retention_in_days == 7 && output.log_groups["executions"].kms_key_id == var.logs_key_arn && output.log_groups["executions"].tags == tomap({ Owner = "tftest" })
     error_message = "the execution log group keeps log_retention_days, is encrypted with logs_key_arn and carries the tags"
   }
 }

@@ -1,5 +1,6 @@
-# Test helper: reads back what modules/pipeline made in the cloud but does not expose (its log groups live in
-# modules/log_group), so the tests can check the key and retention the groups really have.
+# Test helper shared by the modules that make their log groups through modules/log_group: a test file cannot
+# reference resources inside a module's child modules, so it reads the groups back as the cloud reports them.
+# Data sources only: nothing to create or destroy. Used as `module { source = "../log_group/tests/read_back" }`.
 terraform {
   required_providers {
     aws = {
