@@ -10,8 +10,8 @@ page kept a whole copy of the bucket: after the perf suite, Terraform's force_de
 A copy is made through `__setstate__` (deepcopy, pickle); nothing in moto creates a stored key that way. The
 copy, and every model copied with it (its ACL's FakeAcl/FakeGrant/FakeGrantee, a delete marker, a multipart
 upload), is taken off its class's tracking list there, so it is freed, a key's buffer closed by
-`FakeKey.__del__`, once the answer is written. Listing stays as slow as before (each call still copies the
-bucket once).
+`FakeKey.__del__`, once the answer is written. ListObjectVersions itself no longer copies
+(s3_version_listing.py); this stays for any other copy of a stored key.
 """
 
 from __future__ import annotations
