@@ -63,7 +63,11 @@ def _localcloud():
 def start_local_cloud() -> tuple[str, str]:
     """(endpoint, boot_id) of the local cloud on $LOCALCLOUD_PORT, started when not running."""
     lifecycle = _localcloud()
-    endpoint = lifecycle.up()
+    try:
+        endpoint = lifecycle.up()
+    except (lifecycle.PortTaken, lifecycle.StartFailed, lifecycle.StateDirInUse) as err:
+        # another checkout's cloud on the port (AnotherCloud, a PortTaken): the message says what to do
+        raise DeployError(str(err)) from err
     status = lifecycle.status()
     if not status:
         raise DeployError(f"the local cloud at {endpoint} does not answer its health check")

@@ -19,7 +19,6 @@ import boto3
 from botocore.config import Config
 
 CONTRACT_OUTPUT = "farm"  # the one output every env root exports (modules/stack/outputs.tf)
-LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}  # noqa: S105 - local only
 
 
 class StackNotDeployed(RuntimeError):
@@ -47,6 +46,18 @@ class Stack:
     def is_local(self) -> bool:
         return bool(self.outputs.get("endpoint_url"))
 
+    def local_credentials(self) -> dict[str, str]:
+        """boto3 keyword arguments for the local cloud: its endpoint and the admin keys its boot issued."""
+        from localcloud import credentials  # late: the aws path never needs it
+
+        return credentials.for_endpoint(self["endpoint_url"]).client_kwargs()
+
+    def local_env(self) -> dict[str, str]:
+        """The same as environment variables (AWS_ENDPOINT_URL, keys, region), for a subprocess."""
+        from localcloud import config
+
+        return config.aws_env(self["endpoint_url"])
+
     def client(self, service: str):
         """One boto3 client per service, aimed at the stack's endpoint and region."""
         if service not in self._clients:
@@ -55,7 +66,7 @@ class Stack:
                 "config": Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32),
             }
             if self.is_local:
-                kwargs.update(endpoint_url=self["endpoint_url"], **LOCAL_CREDENTIALS)
+                kwargs.update(self.local_credentials())
             self._clients[service] = boto3.client(service, **kwargs)
         return self._clients[service]
 

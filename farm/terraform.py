@@ -31,8 +31,6 @@ BUILD_DIR = REPO / "build"
 DEFAULT_MIRROR = Path("/opt/tf-plugins")
 PROVIDER_PATTERN = "registry.terraform.io/hashicorp/*"
 MIRROR_MARKER = Path("registry.terraform.io/hashicorp/aws")
-LOCAL_REGION = "us-east-1"
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}  # noqa: S105 - local only
 # Variables that would point a local run at a real account, or change its output format.
 _UNSET_FOR_LOCAL = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "TF_LOG")
 
@@ -159,15 +157,12 @@ class Workspace:
             TF_VAR_lambda_zip_dir=str(self.lambda_zip_dir.resolve()),
         )
         if self.endpoint_url:
+            from localcloud import config as localcloud  # late: the aws path never needs it
+
             for name in _UNSET_FOR_LOCAL:
                 env.pop(name, None)
-            env.update(
-                AWS_ENDPOINT_URL=self.endpoint_url,
-                TF_VAR_endpoint_url=self.endpoint_url,
-                AWS_REGION=LOCAL_REGION,
-                AWS_DEFAULT_REGION=LOCAL_REGION,
-                **LOCAL_CREDENTIALS,
-            )
+            # The endpoint, the admin keys this boot of the local cloud issued, and its region.
+            env.update(localcloud.aws_env(self.endpoint_url), TF_VAR_endpoint_url=self.endpoint_url)
         return env
 
     def run(

@@ -1,16 +1,17 @@
 """What a Batch job's process gets: its command (Ref:: parameters, overrides) and environment.
 
-Environment = the host basics (PATH with the local cloud's Python first, HOME, ...), AWS_ENDPOINT_URL and
-credentials pointing back at the local cloud, the job definition's environment with the submit-time overrides
-on top, and the Batch variables. Container mount paths of volumes (EFS or host) are replaced by the host
-directories that stand for them, in environment values and command arguments.
+Environment = the host basics (PATH with the local cloud's Python first, HOME, ...), AWS_ENDPOINT_URL
+pointing back at the local cloud with credentials of the job role (localcloud/runtime.py), the job
+definition's environment with the submit-time overrides on top, and the Batch variables. Container mount
+paths of volumes (EFS or host) are replaced by the host directories that stand for them, in environment
+values and command arguments.
 """
 
 from __future__ import annotations
 
 import logging
 
-from localcloud import config, efs, procs
+from localcloud import efs, procs, runtime
 
 log = logging.getLogger("localcloud.batch")
 
@@ -113,5 +114,18 @@ def command_and_env(job, attempt: int) -> tuple[list[str], dict[str, str]]:
     env = procs.base_env()
     env.update({name: _map_path(value, mapping) for name, value in merged_environment(job).items()})
     env.update(batch_variables(job, attempt))
-    env.update(config.aws_env(procs.endpoint()))  # a job always talks to the local cloud
+    # A job always talks to the local cloud, as its job role (none without jobRoleArn, as on AWS).
+    env.update(runtime.workload_env(procs.endpoint(), job_role_credentials(job)))
     return argv, env
+
+
+def job_role_credentials(job) -> dict[str, str] | None:
+    """What the ECS agent hands the job's containers: a session of the job definition's jobRoleArn, assumed as
+    ecs-tasks.amazonaws.com (its trust policy must admit that service). Raises runtime.RoleNotAssumable
+    (naming the role) when it does not; the job then fails to start."""
+    role_arn = container_property(job, "jobRoleArn", None)
+    if not role_arn:
+        return None
+    # ECS names the task as aws:SourceArn (trust policies bind it with arn:aws:ecs:<region>:<account>:*).
+    task = f"arn:aws:ecs:{job.backend.region_name}:{job.backend.account_id}:task/localcloud/{job.job_id}"
+    return runtime.role_credentials(role_arn, job.job_id, runtime.ECS_TASKS, source_arn=task)

@@ -28,7 +28,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-from localcloud import batch_env, batch_events, config, faults, procs
+from localcloud import batch_env, batch_events, config, faults, procs, runtime
 
 log = logging.getLogger("localcloud.batch")
 
@@ -196,7 +196,13 @@ class Attempt:
 
     def run(self) -> None:
         job = self.job
-        argv, env = batch_env.command_and_env(job, self.number)
+        try:
+            argv, env = batch_env.command_and_env(job, self.number)
+        except runtime.RoleNotAssumable as err:  # as on AWS, the task never starts; the reason names the role
+            self.reason = f"CannotStartContainerError: {err}"
+            self.status_reason = f"Task failed to start: {err}"
+            self.stopped = datetime.now()
+            return
         workdir = config.state_dir() / "batch" / "work" / self.task_id
         workdir.mkdir(parents=True, exist_ok=True)
         try:

@@ -1,11 +1,52 @@
-"""`localcloud up|down|status|logs|serve` (also `python -m localcloud ...`)."""
+"""`localcloud up|down|status|env|logs|serve` (also `python -m localcloud ...`)."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
-from localcloud import lifecycle
+from localcloud import config, credentials, lifecycle
+
+# A session token or a profile left in the caller's shell would travel with the local keys, or beat them.
+ENV_UNSET = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+
+
+def env_lines(found: credentials.Credentials) -> list[str]:
+    """Shell lines that aim any AWS tool at the local cloud as its admin: `eval "$(localcloud env)"`."""
+    return [f"unset {' '.join(ENV_UNSET)}"] + [
+        f"export {name}={shlex.quote(value)}" for name, value in found.env().items()
+    ]
+
+
+def _env(port: int | None, state_dir: str | None) -> int:
+    """The export lines of this state directory's running cloud (never another checkout's)."""
+    endpoint = lifecycle.endpoint(port)
+    other = lifecycle.occupant(port, state_dir)
+    if other:
+        problem = f"{other}, not the cloud of {config.state_dir(state_dir)}"
+    elif lifecycle.health(port) is None:
+        problem = f"nothing answers at {endpoint}: start it with `localcloud up`"
+    else:
+        try:
+            print("\n".join(env_lines(credentials.for_endpoint(endpoint, state_dir))))
+            return 0
+        except credentials.NoCredentials as err:
+            problem = str(err)
+    print(f"localcloud: {problem}", file=sys.stderr)
+    return 1
+
+
+def _down(port: int | None, state_dir: str | None) -> int:
+    state = config.state_dir(state_dir)
+    if lifecycle.down(port, state_dir):
+        print(f"stopped the local cloud of {state}")
+        return 0
+    print(f"not running: no local cloud of {state}")
+    other = lifecycle.occupant(port, state_dir)
+    if other:
+        print(f"left alone: {other}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("up", help="start (idempotent) and print the endpoint")
     sub.add_parser("down", help="stop the server and its job/Lambda processes")
     sub.add_parser("status", help="running/stopped, endpoint, pid, boot id, unexpected server errors")
+    sub.add_parser("env", help='print export lines for endpoint, keys, region: eval "$(localcloud env)"')
     logs_parser = sub.add_parser("logs", help="print the tail of the log")
     logs_parser.add_argument("-n", "--lines", type=int, default=200)
     serve_parser = sub.add_parser("serve", help="run the server in the foreground (what `up` starts)")
@@ -34,20 +76,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         try:
             print(lifecycle.up(args.port, args.state_dir))
-        except (lifecycle.PortTaken, lifecycle.StartFailed) as err:
+        except (lifecycle.PortTaken, lifecycle.StateDirInUse, lifecycle.StartFailed) as err:
             print(f"localcloud: {err}", file=sys.stderr)
             return 1
         return 0
     if args.command == "down":
-        print("stopped" if lifecycle.down(args.port, args.state_dir) else "not running")
-        return 0
+        return _down(args.port, args.state_dir)
+    if args.command == "env":
+        return _env(args.port, args.state_dir)
     if args.command == "status":
         info = lifecycle.status(args.port, args.state_dir)
         if info is None:
             print(f"stopped ({lifecycle.endpoint(args.port)})")
             return 0
         print(f"running {info['endpoint']} pid={info['pid']} boot_id={info['boot_id']}")
-        print(f"state {info['state_dir']}")
+        print(f"state {info['state_dir']}" + ("" if info["own"] else " (another state directory's cloud)"))
         print(f"unexpected server errors {info['errors']} (injected faults {info['injected']})")
         for entry in info["recent_errors"][-5:]:
             print(f"  {lifecycle.describe_error(entry)}")

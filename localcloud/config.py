@@ -1,4 +1,5 @@
-"""Where the local cloud lives: port, state directory, region, account and credentials (docs/contracts.md)."""
+"""Where the local cloud lives: port, state directory, region, account (docs/contracts.md); its credentials
+are issued per boot (localcloud/credentials.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ DEFAULT_PORT = 4599
 HOST = "127.0.0.1"
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
+# The fixed key of old, which the local cloud refuses now: nothing of the harness sends it (credentials.py
+# issues a key pair per boot); named here only for the tests and the IAM layer that prove the refusal.
 ACCESS_KEY_ID = "test"
-SECRET_ACCESS_KEY = "test"  # noqa: S105 - the local cloud accepts anything; these are the documented values
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PID_FILE = "localcloud.pid"
@@ -51,11 +53,8 @@ def batch_concurrency() -> int:
 
 
 def aws_env(endpoint_url: str) -> dict[str, str]:
-    """What a job or Lambda process needs to call back into the local cloud with boto3."""
-    return {
-        "AWS_ENDPOINT_URL": endpoint_url,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-    }
+    """AWS_ENDPOINT_URL, the admin key pair the running boot of the cloud at `endpoint_url` issued, and the
+    region: what boto3, the AWS CLI or Terraform need to call it (credentials.NoCredentials when none)."""
+    from localcloud import credentials
+
+    return {**credentials.for_endpoint(endpoint_url).env(), "AWS_ENDPOINT_URL": endpoint_url}

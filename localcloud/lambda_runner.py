@@ -1,7 +1,7 @@
 """Runs a moto LambdaFunction's deployed zip in a subprocess with the project's Python (no Docker).
 
 The zip is extracted once per code sha256 under <state>/lambda/code/. The process gets the function's
-environment variables, the Lambda runtime variables, AWS_ENDPOINT_URL and credentials for the local cloud,
+environment variables, the Lambda runtime variables, AWS_ENDPOINT_URL and its execution role's credentials,
 and is killed (with its process group) at the function's timeout. Output goes to the function's log group.
 """
 
@@ -21,7 +21,7 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from localcloud import config, procs
+from localcloud import config, procs, runtime
 
 log = logging.getLogger("localcloud.lambda")
 
@@ -42,7 +42,13 @@ def code_dir(code_bytes: bytes) -> Path:
     return target
 
 
-def _environment(fn, log_stream: str, request_id: str) -> dict[str, str]:
+def execution_role_credentials(fn) -> dict[str, str]:
+    """A session of the function's execution role, assumed as lambda.amazonaws.com (one per function for a
+    while, as an execution environment keeps its credentials). Raises runtime.RoleNotAssumable."""
+    return runtime.role_credentials(fn.role, fn.function_name, runtime.LAMBDA, reuse=True)
+
+
+def _environment(fn, log_stream: str, request_id: str, credentials: dict[str, str]) -> dict[str, str]:
     env = procs.base_env()
     env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
     env.update(
@@ -60,7 +66,8 @@ def _environment(fn, log_stream: str, request_id: str) -> dict[str, str]:
             "LAMBDA_TASK_ROOT": "",
         }
     )
-    env.update(config.aws_env(procs.endpoint()))  # a function always talks to the local cloud
+    # A function always talks to the local cloud, as its execution role.
+    env.update(runtime.workload_env(procs.endpoint(), credentials))
     return env
 
 
@@ -68,7 +75,21 @@ def _error(error_type: str, message: str) -> str:
     return json.dumps({"errorMessage": message, "errorType": error_type, "stackTrace": []})
 
 
+def _may_write_logs(fn) -> bool:
+    """Lambda writes a function's logs with its execution role: without logs:CreateLogStream and
+    logs:PutLogEvents on the group, AWS keeps none (the invocation itself is not affected)."""
+    from localcloud.iam import authorizer
+    from localcloud.iam.model import Call
+
+    # Every invocation's stream has a new name; one placeholder keeps the IAM record aggregated.
+    arn = f"arn:aws:logs:{config.REGION}:{fn.account_id}:log-group:{fn.logs_group_name}:log-stream:*"
+    calls = [Call("logs:CreateLogStream", arn), Call("logs:PutLogEvents", arn)]
+    return authorizer.role_allows(fn.role, calls, session=fn.function_name) is None
+
+
 def _save_logs(fn, log_stream: str, lines: list[str]) -> None:
+    if not _may_write_logs(fn):
+        return
     try:
         fn.logs_backend.ensure_log_group(fn.logs_group_name)
         fn.logs_backend.ensure_log_stream(fn.logs_group_name, log_stream)
@@ -86,8 +107,16 @@ def invoke(fn, event) -> tuple[str, bool, str]:
     request_id = str(uuid.uuid4())
     today = datetime.now(UTC)
     log_stream = f"{today:%Y/%m/%d}/[{fn.version}]{uuid.uuid4().hex}"
+    try:
+        credentials = execution_role_credentials(fn)
+    except runtime.RoleNotAssumable as err:
+        message = (
+            f"The role defined for the function cannot be assumed by Lambda: {err.role_arn} ({err.reason})"
+        )
+        log.warning("%s: %s", fn.function_name, message)
+        return _error("AccessDeniedException", message), True, message
     directory = code_dir(fn.code_bytes)
-    env = _environment(fn, log_stream, request_id)
+    env = _environment(fn, log_stream, request_id, credentials)
     env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = str(fn.timeout)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(directory), env.get("PYTHONPATH")]))
     timeout = float(fn.timeout or 3)

@@ -1,8 +1,11 @@
 """Start, stop and inspect the detached local-cloud server: the Python API the harness and the CLI use.
 
-up(port=None, state_dir=None) -> endpoint        idempotent; waits until healthy
-down(port=None, state_dir=None) -> bool          True when something was stopped
-status(port=None, state_dir=None) -> dict|None   {"endpoint", "pid", "boot_id", "state_dir", "errors", ...}
+up(port=None, state_dir=None) -> endpoint        idempotent; waits until healthy; refuses a port that serves
+                                                 another state directory's cloud (AnotherCloud)
+down(port=None, state_dir=None) -> bool          True when this state directory's cloud was stopped; never
+                                                 touches another state directory's
+status(port=None, state_dir=None) -> dict|None   {"endpoint", "pid", "boot_id", "state_dir", "own", ...}
+occupant(port=None, state_dir=None) -> str|None  what answers on the port if not this state dir's cloud
 endpoint(port=None) -> str
 logs(state_dir=None, lines=200) -> str
 errors(port=None) -> dict|None                   {"boot_id", "count", "injected", "recent"}
@@ -13,6 +16,7 @@ new_errors(mark, port=None, state_dir=None) -> list[str]   what went wrong since
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -24,7 +28,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from localcloud import config, procs
+from localcloud import config, credentials, procs
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -32,6 +36,14 @@ STOP_TIMEOUT_S = 10.0
 
 class PortTaken(RuntimeError):
     """Something that is not our local cloud listens on the port."""
+
+
+class AnotherCloud(PortTaken):
+    """The port serves the local cloud of another state directory (another checkout): never shared."""
+
+
+class StateDirInUse(RuntimeError):
+    """This state directory's cloud already runs, on another port."""
 
 
 class StartFailed(RuntimeError):
@@ -187,58 +199,159 @@ def _alive(pid: int) -> bool:
         return True
 
 
+def _process_state_dir(pid: int) -> Path | None:
+    """The state directory a server process was started for: the LOCALCLOUD_STATE_DIR `up` gave it (Linux
+    /proc; readable for our own processes only, which is all `down` may stop)."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    for item in environ:
+        if item.startswith(b"LOCALCLOUD_STATE_DIR="):
+            return Path(item.split(b"=", 1)[1].decode(errors="replace")).resolve()
+    return None
+
+
+def _own_server(state: Path, doc: dict | None = None) -> int | None:
+    """The pid of the server this state directory started, when it still runs: the pid file's process (or the
+    health document's, should the pid file be lost), alive, a `localcloud serve`, and started for this state
+    directory. The process is the proof, not what answers on the port: a stale pid file, a reused pid or
+    another checkout's cloud give None."""
+    candidates = [_read_pid(state), doc.get("pid") if doc else None]
+    for pid in dict.fromkeys(p for p in candidates if isinstance(p, int) and p > 0):
+        if _alive(pid) and _is_server(pid) and _process_state_dir(pid) == state:
+            return pid
+    return None
+
+
+def _read_boot_id(state: Path) -> str | None:
+    try:
+        return (state / config.BOOT_ID_FILE).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _describe(doc: dict) -> str:
+    where = doc.get("state_dir") or "an unknown state directory (an older local cloud)"
+    return f"the local cloud of {where} (pid {doc.get('pid')}, boot {str(doc.get('boot_id'))[:8]})"
+
+
+def occupant(port: int | None = None, state_dir: str | os.PathLike[str] | None = None) -> str | None:
+    """What answers on the port when it is not this state directory's cloud (a sentence), else None."""
+    doc = health(port)
+    if doc is None:
+        return (
+            f"something that is not a local cloud listens on {endpoint(port)}" if _port_open(port) else None
+        )
+    if _own_server(config.state_dir(state_dir), doc) == doc.get("pid"):
+        return None
+    return f"{endpoint(port)} serves {_describe(doc)}"
+
+
 def status(port: int | None = None, state_dir: str | os.PathLike[str] | None = None) -> dict | None:
+    """The cloud answering on the port (whoever started it: `own` says whether this state directory did)."""
     doc = health(port)
     if doc is None:
         return None
     counted = errors(port)
+    state = config.state_dir(state_dir)
     return {
         "endpoint": endpoint(port),
         "pid": doc.get("pid"),
         "boot_id": doc["boot_id"],
-        "state_dir": str(config.state_dir(state_dir)),
+        "state_dir": doc.get("state_dir") or str(state),
+        "own": _own_server(state, doc) == doc.get("pid"),
         "errors": counted["count"] if counted else None,
         "injected": counted["injected"] if counted else None,
         "recent_errors": counted["recent"] if counted else [],
     }
 
 
-def up(port: int | None = None, state_dir: str | os.PathLike[str] | None = None) -> str:
-    """Start the server unless ours already answers on the port; return the endpoint."""
-    port = config.port(port)
-    state = config.state_dir(state_dir)
-    if health(port) is not None:
-        return endpoint(port)
-    if _port_open(port):
-        raise PortTaken(
-            f"port {port} on {config.HOST} is in use by something that is not a local cloud "
-            f"(no {config.HEALTH_PATH}); stop it or set LOCALCLOUD_PORT"
-        )
+@contextlib.contextmanager
+def _state_lock(state: Path):
+    """One `up`/`down` of a state directory at a time (parallel test workers all call `up`)."""
     state.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "LOCALCLOUD_PORT": str(port), "LOCALCLOUD_STATE_DIR": str(state)}
-    with open(state / config.LOG_FILE, "ab") as log_file:
-        proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "localcloud", "serve", "--port", str(port)],
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=state,
-            start_new_session=True,
-        )
-    (state / config.PID_FILE).write_text(f"{proc.pid}\n")
+    with open(state / "lifecycle.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _another_cloud(port: int, doc: dict, state: Path) -> AnotherCloud:
+    other = doc.get("state_dir")
+    there = f"LOCALCLOUD_PORT={port} LOCALCLOUD_STATE_DIR={other} localcloud down" if other else "down there"
+    return AnotherCloud(
+        f"port {port} serves {_describe(doc)}, not the cloud of this state directory ({state}): two "
+        f"checkouts never share a cloud. Use another port (LOCALCLOUD_PORT=<a free port>) or stop that cloud "
+        f"in its checkout (`{there}`)"
+    )
+
+
+def _wait_healthy(pid: int, port: int, state: Path, proc: subprocess.Popen | None = None) -> str:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         doc = health(port, timeout=1.0)
-        if doc is not None and doc.get("pid") == proc.pid:
+        if doc is not None and doc.get("pid") == pid:
             return endpoint(port)
-        if proc.poll() is not None:
+        if doc is not None:
+            raise _another_cloud(port, doc, state)  # it won the port while ours started
+        if proc is not None and proc.poll() is not None:
             raise StartFailed(
                 f"local cloud exited with code {proc.returncode}; see {state / config.LOG_FILE}"
             )
+        if proc is None and not _alive(pid):
+            raise StartFailed(f"local cloud pid {pid} exited while starting; see {state / config.LOG_FILE}")
         time.sleep(0.2)
-    _stop_pid(proc.pid)
-    raise StartFailed(f"local cloud not healthy after {START_TIMEOUT_S:.0f} s; see {state / config.LOG_FILE}")
+    if proc is not None:
+        _stop_pid(pid)
+    raise StartFailed(
+        f"local cloud pid {pid} not healthy after {START_TIMEOUT_S:.0f} s; see {state / config.LOG_FILE}"
+    )
+
+
+def up(port: int | None = None, state_dir: str | os.PathLike[str] | None = None) -> str:
+    """Start this state directory's cloud unless it already answers on the port; return the endpoint.
+    Refuses a port that serves another state directory's cloud, and a second port for this one."""
+    port = config.port(port)
+    state = config.state_dir(state_dir)
+    with _state_lock(state):
+        doc = health(port)
+        own = _own_server(state, doc)
+        if doc is not None:
+            if own is not None and doc.get("pid") == own:
+                return endpoint(port)
+            raise _another_cloud(port, doc, state)
+        if own is not None:  # ours runs, but does not answer here: on another port, or still starting
+            try:
+                elsewhere = credentials.read(state).endpoint
+            except credentials.NoCredentials:
+                elsewhere = None
+            if elsewhere and not credentials.same_endpoint(elsewhere, endpoint(port)):
+                raise StateDirInUse(
+                    f"the local cloud of {state} already runs at {elsewhere} (pid {own}): use that port "
+                    f"(LOCALCLOUD_PORT={elsewhere.rsplit(':', 1)[-1]}) or stop it first (`localcloud down`)"
+                )
+            return _wait_healthy(own, port, state)
+        if _port_open(port):
+            raise PortTaken(
+                f"port {port} on {config.HOST} is in use by something that is not a local cloud "
+                f"(no {config.HEALTH_PATH}); stop it or set LOCALCLOUD_PORT"
+            )
+        env = {**os.environ, "LOCALCLOUD_PORT": str(port), "LOCALCLOUD_STATE_DIR": str(state)}
+        with open(state / config.LOG_FILE, "ab") as log_file:
+            proc = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "localcloud", "serve", "--port", str(port)],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=state,
+                start_new_session=True,
+            )
+        (state / config.PID_FILE).write_text(f"{proc.pid}\n")
+        return _wait_healthy(proc.pid, port, state, proc)
 
 
 def _stop_pid(pid: int) -> None:
@@ -275,28 +388,31 @@ def _kill_group(pid: int) -> None:
 
 
 def down(port: int | None = None, state_dir: str | os.PathLike[str] | None = None) -> bool:
-    """Stop the server and every job/Lambda process of its boot; True if anything was running."""
+    """Stop the cloud this state directory started and every job/Lambda process of its boots; True if
+    anything was stopped. Another state directory's cloud, even on this port, is never touched (`occupant`
+    says what it is)."""
     state = config.state_dir(state_dir)
-    doc = health(port)
-    pid = doc["pid"] if doc else _read_pid(state)
-    if pid and not doc and not _is_server(pid):
-        pid = None  # a stale pid file: that pid now belongs to some other program
-    boot_file = state / config.BOOT_ID_FILE
-    boot_id = doc["boot_id"] if doc else (boot_file.read_text().strip() if boot_file.exists() else None)
-    stopped = False
-    if pid and _alive(pid):
-        _stop_pid(pid)
-        stopped = True
-    if boot_id:
-        strays = procs.pids_with_boot_id(boot_id)
-        for stray in strays:
-            _kill_group(stray)
-        deadline = time.monotonic() + 5.0  # SIGKILL is delivered asynchronously
-        while any(_alive(pid) for pid in strays) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        stopped = stopped or bool(strays)
-    (state / config.PID_FILE).unlink(missing_ok=True)
-    return stopped
+    with _state_lock(state):
+        doc = health(port)
+        pid = _own_server(state, doc)
+        boot_ids = {_read_boot_id(state)}
+        if pid is not None and doc is not None and doc.get("pid") == pid:
+            boot_ids.add(doc.get("boot_id"))  # the running boot, should the boot id file be stale
+        stopped = False
+        if pid is not None:
+            _stop_pid(pid)
+            stopped = True
+        for boot_id in filter(None, boot_ids):  # jobs of this state dir's boots, even after a hard crash
+            strays = procs.pids_with_boot_id(boot_id)
+            for stray in strays:
+                _kill_group(stray)
+            deadline = time.monotonic() + 5.0  # SIGKILL is delivered asynchronously
+            while any(_alive(p) for p in strays) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            stopped = stopped or bool(strays)
+        (state / config.PID_FILE).unlink(missing_ok=True)
+        credentials.remove(state)  # nothing of this state dir runs now: its keys are dead
+        return stopped
 
 
 def logs(state_dir: str | os.PathLike[str] | None = None, lines: int = 200) -> str:

@@ -13,7 +13,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from localcloud import config
+from localcloud import config, runtime
 
 # Host variables a process needs to work at all; everything else comes from the job or function definition.
 _PASSTHROUGH = ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "TERM", "SSL_CERT_FILE", "PYTHONPATH")
@@ -28,10 +28,13 @@ def endpoint() -> str:
 
 
 def base_env() -> dict[str, str]:
+    """Host basics, the endpoint and region; no credentials (the caller adds a role's, if any)."""
     env = {k: os.environ[k] for k in _PASSTHROUGH if k in os.environ}
     env["PATH"] = os.pathsep.join([str(config.python_bin_dir()), os.environ.get("PATH", "/usr/bin:/bin")])
     env["PYTHONUNBUFFERED"] = "1"
-    env.update(config.aws_env(endpoint()))
+    # The endpoint and region only: a workload's credentials are its role's (runtime.workload_env), never
+    # the admin keys of the harness.
+    env.update(runtime.workload_env(endpoint(), None))
     if os.environ.get(config.BOOT_ID_ENV):
         env[config.BOOT_ID_ENV] = os.environ[config.BOOT_ID_ENV]
     return env

@@ -32,8 +32,13 @@ def _configure_moto(port: int, boot_id: str) -> None:
     os.environ[config.BOOT_ID_ENV] = boot_id
     os.environ.setdefault("AWS_DEFAULT_REGION", config.REGION)
     os.environ.setdefault("MOTO_ACCOUNT_ID", config.ACCOUNT_ID)
+    # moto's global CORS (flask_cors: Access-Control-Allow-Origin: * on every answer, preflights allowed)
+    # would let any web page read the cloud; AWS sends CORS headers only for a bucket's own CORS rules.
+    os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"
     from moto.core.config import default_user_config
+    from moto.moto_server import werkzeug_app
 
+    werkzeug_app.DISABLE_GLOBAL_CORS = True  # read per service app; moto may have been imported before
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     default_user_config.setdefault("lambda", {})["use_docker"] = True
     default_user_config.setdefault("batch", {})["use_docker"] = True
@@ -200,6 +205,9 @@ class _CountedBody:
                 )
 
 
+CLIENT_GONE = (ConnectionResetError, BrokenPipeError)
+
+
 def count_errors(app: Callable, errors: ServerErrors) -> Callable:
     """WSGI middleware: record every answer >= 500 and every exception of `app` in `errors`; an exception
     is answered with werkzeug's 500 page (what werkzeug's server would send) and logged once, here."""
@@ -215,6 +223,13 @@ def count_errors(app: Callable, errors: ServerErrors) -> Callable:
 
         try:
             body = app(environ, capture)
+        except CLIENT_GONE as exc:
+            # The client hung up while we read its request (a Spot-reclaimed job killed mid-upload): not
+            # a server fault; the answer goes nowhere (werkzeug drops a dead connection quietly).
+            where = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+            log.info("client went away during %s: %s", where, exc)
+            start_response("400 Bad Request", [("Content-Length", "0")])
+            return []
         except Exception as exc:
             exc_info = sys.exc_info()
             errors.record(
@@ -253,11 +268,16 @@ def _json_answer(start_response: Callable, doc: dict[str, Any]) -> list[bytes]:
 
 
 def with_routes(app: Callable, boot_id: str, errors: ServerErrors) -> Callable:
-    """The local cloud's own routes (health, errors) in front of moto's app, whose errors are counted."""
-    health = {"status": "ok", "boot_id": boot_id, "pid": os.getpid()}
+    """The local cloud's own routes (health, errors, IAM record) in front of moto's app, whose requests are
+    authorised as IAM would (localcloud/iam/authorizer.py) and whose errors are counted."""
+    # The health document names the state directory too: `up`/`down` of another checkout say whose cloud
+    # holds the port, and the harness finds a private cloud's credentials file through it.
+    state_dir = os.environ.get("LOCALCLOUD_STATE_DIR") or str(config.state_dir())
+    health = {"status": "ok", "boot_id": boot_id, "pid": os.getpid(), "state_dir": state_dir}
     from localcloud import faults  # fault injection, off by default: its route and S3 SlowDown
+    from localcloud.iam import authorizer, record
 
-    counted = count_errors(faults.middleware(app), errors)
+    counted = count_errors(authorizer.middleware(faults.middleware(app)), errors)
 
     def wrapped(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO")
@@ -265,6 +285,8 @@ def with_routes(app: Callable, boot_id: str, errors: ServerErrors) -> Callable:
             return _json_answer(start_response, health)
         if path == config.ERRORS_PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             return _json_answer(start_response, {"boot_id": boot_id, **errors.snapshot()})
+        if path == record.PATH:
+            return record.route(environ, start_response, boot_id)
         return counted(environ, start_response)
 
     return wrapped
@@ -288,12 +310,18 @@ def serve(port: int | None = None, state_dir: str | None = None) -> None:
     )
     from werkzeug.serving import make_server
 
+    from localcloud import credentials, gate
+
+    admin = credentials.issue(config.endpoint(port), boot_id)  # before anything can ask who is admin
     applied = apply_patches()
     log.info("patches applied: %s", ", ".join(applied))
     errors = ServerErrors()
     _count_thread_exceptions(errors)
-    app = with_routes(DomainDispatcherApplication(create_backend_app), boot_id, errors)
+    routed = with_routes(DomainDispatcherApplication(create_backend_app), boot_id, errors)
+    app = gate.loopback_only(routed, port)  # outermost: a foreign Host reaches nothing
     server = make_server(config.HOST, port, app, threaded=True, request_handler=MotoRequestHandler)
+    # The port is ours (a start that lost it failed above): write what the harness reads, before answering.
+    credentials.write(state, admin)
     (state / config.BOOT_ID_FILE).write_text(boot_id + "\n")
 
     def stop(signum, _frame):
@@ -308,5 +336,6 @@ def serve(port: int | None = None, state_dir: str | None = None) -> None:
         server.serve_forever()
     finally:
         procs.kill_all()
+        credentials.remove(state, boot_id)  # the keys die with this boot
         log.info("stopped")
         sys.stdout.flush()

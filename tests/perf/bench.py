@@ -37,11 +37,7 @@ def _child_env(stack, **contract: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "AWS_BATCH_JOB_ARRAY_INDEX"}
     env.update(AWS_DEFAULT_REGION=stack["region"], AWS_REGION=stack["region"], **contract)
     if stack.is_local:
-        env.update(
-            AWS_ENDPOINT_URL=stack["endpoint_url"],
-            AWS_ACCESS_KEY_ID="test",
-            AWS_SECRET_ACCESS_KEY="test",  # noqa: S106 - local only
-        )
+        env.update(stack.local_env())  # the endpoint and the admin keys of this boot of the local cloud
     return env
 
 

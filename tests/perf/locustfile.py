@@ -40,7 +40,7 @@ def client(service: str):
     if service not in _CLIENTS:
         kwargs: dict[str, Any] = {"region_name": STACK["region"]}
         if STACK.is_local:
-            kwargs.update(endpoint_url=STACK["endpoint_url"], **farm_stack.LOCAL_CREDENTIALS)
+            kwargs.update(STACK.local_credentials())
         config = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=POOL)
         _CLIENTS[service] = boto3.client(service, config=config, **kwargs)
     return _CLIENTS[service]

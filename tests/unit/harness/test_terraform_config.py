@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from farm import terraform
+from localcloud import credentials
 
 
 @pytest.fixture
@@ -69,15 +72,26 @@ def test_fingerprint_follows_tf_files_and_lock_but_not_state(tmp_path):
     assert terraform.config_fingerprint(root, ["init", "-backend-config=path=/x"]) != second
 
 
-def test_local_environment_aims_at_the_endpoint(tmp_path, monkeypatch):
+def _unused_endpoint() -> str:
+    with socket.socket() as sock:  # bound, never listening: no cloud answers there
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_local_environment_aims_at_the_endpoint_with_the_issued_keys(tmp_path, monkeypatch):
+    endpoint = _unused_endpoint()
     monkeypatch.setenv("FARM_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("LOCALCLOUD_STATE_DIR", str(tmp_path / "cloud"))
     monkeypatch.setenv("AWS_PROFILE", "prod")
-    ws = terraform.Workspace(env="local", root=tmp_path, endpoint_url="http://127.0.0.1:4700")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIA-from-the-shell")
+    issued = credentials.new(endpoint, "boot-1")
+    credentials.write(tmp_path / "cloud", issued)
+    ws = terraform.Workspace(env="local", root=tmp_path, endpoint_url=endpoint)
     env = ws.environment()
-    assert env["AWS_ENDPOINT_URL"] == env["TF_VAR_endpoint_url"] == "http://127.0.0.1:4700"
+    assert env["AWS_ENDPOINT_URL"] == env["TF_VAR_endpoint_url"] == endpoint
     assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_REGION"]) == (
-        "test",
-        "test",
+        issued.access_key_id,
+        issued.secret_access_key,
         "us-east-1",
     )
     assert "AWS_PROFILE" not in env

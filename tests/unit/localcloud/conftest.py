@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -13,7 +14,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from localcloud import config, lifecycle
+from localcloud import config, credentials, lifecycle
 
 CONCURRENCY = 2  # run slots of the test cloud: the machine has 2 cores and other suites share them
 
@@ -31,14 +32,19 @@ class Cloud:
         self.state_dir = state_dir
         self._clients: dict[str, object] = {}
 
-    def client(self, service: str):
+    @property
+    def credentials(self) -> credentials.Credentials:
+        """The admin keys this boot issued (<state>/credentials), as the harness reads them."""
+        return credentials.read(self.state_dir)
+
+    def client(self, service: str, **extra):
+        """A boto3 client as the cloud's admin; `extra` (e.g. config=...) makes a fresh, uncached one."""
+        if extra:
+            return boto3.client(service, **self.credentials.client_kwargs(), **extra)
         if service not in self._clients:
             self._clients[service] = boto3.client(
                 service,
-                endpoint_url=self.endpoint,
-                region_name=config.REGION,
-                aws_access_key_id=config.ACCESS_KEY_ID,
-                aws_secret_access_key=config.SECRET_ACCESS_KEY,
+                **self.credentials.client_kwargs(),
                 config=Config(retries={"max_attempts": 2}, read_timeout=120),
             )
         return self._clients[service]
@@ -61,6 +67,43 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         yield Cloud(endpoint, port, state)
     finally:
         lifecycle.down(port=port, state_dir=state)
+
+
+def trust(service: str) -> str:
+    """A trust policy admitting `service` for this account only, as the stack's roles have (the local cloud
+    checks it before a job, Lambda or state machine gets the role's credentials)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": service},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": config.ACCOUNT_ID}},
+                }
+            ],
+        }
+    )
+
+
+def workload_role(cloud: Cloud, service: str, *statements: dict) -> str:
+    """A role `service` may assume, with `statements` as its inline policy (the local cloud enforces IAM)."""
+    iam = cloud.client("iam")
+    name = unique("role")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust(service))["Role"]["Arn"]
+    if statements:
+        document = json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+        iam.put_role_policy(RoleName=name, PolicyName="grants", PolicyDocument=document)
+    return arn
+
+
+def allow(actions: str | list[str], resources: str | list[str] = "*") -> dict:
+    return {"Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+# Lambda writes a function's logs with its execution role.
+LAMBDA_LOGS = allow(["logs:CreateLogStream", "logs:PutLogEvents"], "arn:aws:logs:*:*:log-group:/aws/lambda/*")
 
 
 def unique(prefix: str) -> str:

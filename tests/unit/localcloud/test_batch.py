@@ -148,8 +148,21 @@ def test_state_changes_reach_an_sqs_target_of_an_eventbridge_rule(cloud, batch_s
         "detail-type": ["Batch Job State Change"],
         "detail": {"jobQueue": [f"arn:aws:batch:us-east-1:123456789012:job-queue/{batch_setup.queue_name}"]},
     }
-    events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
+    rule_arn = events.put_rule(Name=rule, EventPattern=json.dumps(pattern))["RuleArn"]
     events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn}])
+    admit_rule = {  # EventBridge delivers as events.amazonaws.com: the queue policy must admit the rule
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(admit_rule)})
     job_id = batch_setup.submit(batch_setup.job_definition(["python", "-c", "print('ok')"]))
     assert batch_setup.wait_done(job_id)["status"] == "SUCCEEDED"
 

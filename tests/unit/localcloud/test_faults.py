@@ -12,13 +12,15 @@ import urllib.error
 import urllib.request
 import zipfile
 
-import boto3
 import pytest
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from localcloud import config, faults, lifecycle
-from tests.unit.localcloud.conftest import unique, wait_for
+from tests.unit.localcloud.conftest import LAMBDA_LOGS, allow, unique, wait_for, workload_role
 
 SPOT_REASON = "Your Spot Task was interrupted."
 # The render job definition's rules (modules/batch/main.tf): only the status reason makes a reclaim retried.
@@ -36,14 +38,7 @@ RENDER_RETRY = {
 
 def _client(cloud, service: str, attempts: int):
     """A client making at most `attempts` tries in all (botocore's `max_attempts` counts retries only)."""
-    return boto3.client(
-        service,
-        endpoint_url=cloud.endpoint,
-        region_name=config.REGION,
-        aws_access_key_id=config.ACCESS_KEY_ID,
-        aws_secret_access_key=config.SECRET_ACCESS_KEY,
-        config=Config(retries={"mode": "standard", "total_max_attempts": attempts}),
-    )
+    return cloud.client(service, config=Config(retries={"mode": "standard", "total_max_attempts": attempts}))
 
 
 def _bucket(cloud) -> str:
@@ -106,16 +101,18 @@ def test_nothing_is_injected_without_faults(cloud, batch_setup):
 
 
 def _raw_put(cloud, bucket: str, key: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
-    """A PUT as boto3 sends it (SigV4 header naming s3; the local cloud checks no signatures)."""
-    request = urllib.request.Request(  # noqa: S310 - the test cloud
-        f"{cloud.endpoint}/{bucket}/{key}",
-        data=body,
+    """A PUT as boto3 sends it (signed with SigV4 by the cloud's admin keys), without boto3's retries."""
+    admin = cloud.credentials
+    signed = AWSRequest(
         method="PUT",
-        headers={
-            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/s3/aws4_request, "
-            "SignedHeaders=host, Signature=0",
-            "Content-Type": "application/octet-stream",
-        },
+        url=f"{cloud.endpoint}/{bucket}/{key}",
+        data=body,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    keys = Credentials(admin.access_key_id, admin.secret_access_key)
+    S3SigV4Auth(keys, "s3", admin.region).add_auth(signed)
+    request = urllib.request.Request(  # noqa: S310 - the test cloud
+        signed.url, data=body, method="PUT", headers=dict(signed.headers.items())
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
@@ -286,21 +283,21 @@ def _machine(cloud, function_arn: str, retry: bool) -> str:
     }
     if retry:  # as the render workflow retries it (modules/workflow), only faster
         task["Retry"] = [{"ErrorEquals": [THROTTLED], "IntervalSeconds": 1, "MaxAttempts": 3}]
-    role = cloud.client("iam").create_role(RoleName=unique("sfn"), AssumeRolePolicyDocument="{}")["Role"]
+    role = workload_role(cloud, "states.amazonaws.com", allow("lambda:InvokeFunction", function_arn))
     return cloud.client("stepfunctions").create_state_machine(
         name=unique("throttled"),
-        roleArn=role["Arn"],
+        roleArn=role,
         definition=json.dumps({"StartAt": "Invoke", "States": {"Invoke": task}}),
     )["stateMachineArn"]
 
 
 @pytest.fixture(scope="module")
 def echo_function(cloud) -> str:
-    role = cloud.client("iam").create_role(RoleName=unique("fn"), AssumeRolePolicyDocument="{}")["Role"]
+    role = workload_role(cloud, "lambda.amazonaws.com", LAMBDA_LOGS)
     return cloud.client("lambda").create_function(
         FunctionName=unique("echo"),
         Runtime="python3.11",
-        Role=role["Arn"],
+        Role=role,
         Handler="handler.handler",
         Code={"ZipFile": _zip(ECHO)},
         Timeout=30,

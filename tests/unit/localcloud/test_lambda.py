@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from tests.unit.localcloud.conftest import unique, wait_for
+from tests.unit.localcloud.conftest import LAMBDA_LOGS, unique, wait_for, workload_role
 
 SOURCE = """
 import os, sys, time
@@ -40,9 +40,7 @@ def handler(event, context):
 @pytest.fixture(scope="module")
 def function(cloud):
     lam = cloud.client("lambda")
-    role = cloud.client("iam").create_role(RoleName=unique("fn"), AssumeRolePolicyDocument="{}")["Role"][
-        "Arn"
-    ]
+    role = workload_role(cloud, "lambda.amazonaws.com", LAMBDA_LOGS)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("app/main.py", SOURCE)

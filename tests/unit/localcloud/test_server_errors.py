@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from werkzeug.test import EnvironBuilder
 
-from localcloud import cli, config, lifecycle, server
+from localcloud import cli, config, credentials, lifecycle, server
 from tests.unit.localcloud.conftest import free_port
 
 SIGNED = {"Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request,Signature=s"}
@@ -81,6 +81,19 @@ def test_client_errors_are_not_counted(errors):
     assert errors.snapshot() == {"count": 0, "injected": 0, "recent": []}
 
 
+def test_a_client_that_hangs_up_mid_request_is_not_a_server_error(errors, caplog):
+    """A Spot-reclaimed job killed during an upload resets the connection while the body is read."""
+
+    def reading(environ, start_response):
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+    caplog.set_level("INFO", logger="localcloud")
+    status, _, body = _call(server.count_errors(reading, errors), "/bucket/key", "PUT")
+    assert (status, body) == (400, b"")
+    assert errors.snapshot()["count"] == 0
+    assert "client went away during PUT /bucket/key" in caplog.text
+
+
 def test_a_5xx_answer_is_counted_with_what_its_body_says(errors):
     body = b"<Error><Code>InternalError</Code><Message>We encountered an internal error</Message></Error>"
     _call(server.count_errors(_answering("500 Internal Server Error", body), errors))
@@ -117,7 +130,8 @@ def test_only_the_last_ones_are_kept():
     ]
 
 
-def test_routes_answer_before_the_app_and_are_not_counted(errors):
+def test_routes_answer_before_the_app_and_are_not_counted(errors, monkeypatch):
+    monkeypatch.setenv("LOCALCLOUD_IAM", "off")  # no admin keys in this process: IAM would refuse the POST
     app = server.with_routes(_raising, "boot-1", errors)
     status, _, body = _call(app, config.ERRORS_PATH, "GET")
     assert status == 200
@@ -202,9 +216,18 @@ def _post(endpoint: str, body: bytes, headers: dict[str, str]) -> int:
         return err.code
 
 
+def _signed_as_admin(endpoint: str, state_dir=None) -> dict[str, str]:
+    """A form post's headers with the cloud's admin key (signatures are not checked, the key is)."""
+    key = credentials.for_endpoint(endpoint, state_dir).access_key_id
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": f"AWS4-HMAC-SHA256 Credential={key}/20260101/us-east-1/sqs/aws4_request,Signature=s",
+    }
+
+
 def test_a_request_that_makes_moto_raise_is_counted(cloud, capsys):
     mark = lifecycle.error_mark(cloud.port, cloud.state_dir)
-    form = {"Content-Type": "application/x-www-form-urlencoded", **SIGNED}
+    form = _signed_as_admin(cloud.endpoint, cloud.state_dir)
     assert _post(cloud.endpoint, b"Action=NoSuchAction&Version=2012-11-05", form) == 500
 
     counted = lifecycle.errors(cloud.port)
@@ -240,9 +263,8 @@ def test_client_errors_of_a_real_cloud_are_not_counted(cloud):
 def test_the_static_suites_private_cloud_fails_when_it_had_errors():
     from tests.smoke.static import plans
 
-    form = {"Content-Type": "application/x-www-form-urlencoded", **SIGNED}
     failing = pytest.raises(AssertionError, match="OperationNotFoundError: NoSuchAction")
     with failing, plans.local_cloud() as endpoint:
-        assert _post(endpoint, b"Action=NoSuchAction&Version=2012-11-05", form) == 500
+        assert _post(endpoint, b"Action=NoSuchAction&Version=2012-11-05", _signed_as_admin(endpoint)) == 500
     with plans.local_cloud() as endpoint:  # and passes when it had none
-        assert _post(endpoint, b"Action=ListQueues&Version=2012-11-05", form) == 200
+        assert _post(endpoint, b"Action=ListQueues&Version=2012-11-05", _signed_as_admin(endpoint)) == 200

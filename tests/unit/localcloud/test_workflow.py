@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from localcloud import efs
-from tests.unit.localcloud.conftest import unique, wait_for
+from tests.unit.localcloud.conftest import LAMBDA_LOGS, allow, unique, wait_for, workload_role
 
 HANDLER = """
 import os
@@ -135,13 +135,18 @@ class Workflow:
     def __init__(self, cloud, batch_setup, tmp_path):
         self.cloud = cloud
         iam, lam, sns, sqs = (cloud.client(s) for s in ("iam", "lambda", "sns", "sqs"))
-        role = iam.create_role(RoleName=unique("wf"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        function_role = workload_role(cloud, "lambda.amazonaws.com", LAMBDA_LOGS)
+        role = workload_role(
+            cloud,
+            "states.amazonaws.com",
+            allow(["lambda:InvokeFunction", "batch:SubmitJob", "batch:DescribeJobs", "sns:Publish"]),
+        )
         markers = tmp_path / "markers"
         markers.mkdir()
         function = lam.create_function(
             FunctionName=unique("validate"),
             Runtime="python3.11",
-            Role=role,
+            Role=function_role,
             Handler="handler.handler",
             Code={"ZipFile": _zip(HANDLER)},
             Timeout=30,
@@ -197,6 +202,19 @@ class Workflow:
         topic = sns.create_topic(Name=unique(name))["TopicArn"]
         url = sqs.create_queue(QueueName=unique(name))["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        admit_topic = {  # SNS delivers as sns.amazonaws.com: the queue policy must admit the topic
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+                }
+            ],
+        }
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(admit_topic)})
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
         return url, topic
 
@@ -262,9 +280,9 @@ def test_lambda_exception_is_caught_by_name(workflow, cloud):
 
 def test_stopping_an_execution_terminates_its_batch_job(cloud, batch_setup):
     sfn, batch = cloud.client("stepfunctions"), cloud.client("batch")
-    role = cloud.client("iam").create_role(RoleName=unique("stop"), AssumeRolePolicyDocument="{}")["Role"][
-        "Arn"
-    ]
+    role = workload_role(
+        cloud, "states.amazonaws.com", allow(["batch:SubmitJob", "batch:DescribeJobs", "batch:TerminateJob"])
+    )
     definition = batch_setup.job_definition(["python", "-c", "import time; time.sleep(120)"])
     machine = sfn.create_state_machine(
         name=unique("stop"),
