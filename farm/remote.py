@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from render_worker.uri import check_run_id
+from render_worker.uri import check_run_id, parse_uri
 
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
@@ -126,9 +126,24 @@ def upload_spec(stack, body: bytes, run_id: str, filename: str = "catalog.json")
     return f"s3://{bucket}/{key}"
 
 
+def check_cloud_spec_uri(spec_uri: str) -> None:
+    """The deployed workflow reads specs from S3 only; ValueError for anything else (a file:// URI names a
+    file the cloud cannot see: it serves the offline `farm render` and `farm validate`)."""
+    try:
+        scheme = parse_uri(spec_uri, what="spec_uri").scheme
+    except ValueError as err:
+        raise ValueError(f"{err}: the workflow takes s3://bucket/key") from None
+    if scheme != "s3":
+        raise ValueError(
+            f"spec_uri {spec_uri!r} is not an s3:// URI: the workflow reads specs from S3 only "
+            "(`farm submit FILE` uploads a local spec; file:// is for `farm render` and `farm validate`)"
+        )
+
+
 def start_run(stack, spec_uri: str, run_id: str) -> str:
     """Start the workflow for a spec already in S3; returns the execution ARN."""
     check_run_id(run_id)  # one definition of a run id, newline-proof (render_worker.uri)
+    check_cloud_spec_uri(spec_uri)
     response = stack.client("stepfunctions").start_execution(
         stateMachineArn=stack["state_machine_arn"],
         name=run_id,
@@ -156,20 +171,26 @@ def _history(sfn, arn: str) -> list[dict[str, Any]]:
         kwargs["nextToken"] = page["nextToken"]
 
 
+RENDER_STATES = ("RenderPlain", "RenderArray")  # not the scratch clean-up job submitted after the message
+
+
 def _job_id_from_history(events: list[dict[str, Any]]) -> str | None:
-    """The Batch job the Render state submitted: the last batch TaskSubmitted (or TaskSucceeded) output."""
-    for event in reversed(events):
+    """The Batch job a Render state submitted: its last batch TaskSubmitted (or TaskSucceeded) output."""
+    job_id, state = None, None
+    for event in events:
+        entered = event.get("stateEnteredEventDetails")
+        if entered:
+            state = entered.get("name")
+            continue
         details = event.get("taskSubmittedEventDetails") or event.get("taskSucceededEventDetails")
-        if not details or details.get("resourceType") != "batch":
+        if not details or details.get("resourceType") != "batch" or state not in RENDER_STATES:
             continue
         try:
             output = json.loads(details.get("output") or "{}")
         except json.JSONDecodeError:
             continue
-        job_id = output.get("JobId") or output.get("jobId")
-        if job_id:
-            return job_id
-    return None
+        job_id = output.get("JobId") or output.get("jobId") or job_id
+    return job_id
 
 
 def _step_from_history(events: list[dict[str, Any]]) -> str | None:
@@ -419,6 +440,14 @@ def _load_stack():
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
+    if "://" in args.spec:
+        print(
+            f"farm submit: {args.spec}: give the path of a local spec file, which is uploaded to the specs "
+            "bucket (the workflow reads specs from S3 only; file:// URIs are for `farm render` and "
+            "`farm validate`)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     spec = Path(args.spec)
     if not spec.is_file():
         print(f"farm submit: {spec}: no such file", file=sys.stderr)

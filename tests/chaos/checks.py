@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -90,13 +91,58 @@ def task_failures(histories: dict[str, list[dict[str, Any]]]) -> Counter:
     return errors
 
 
+RENDER_STATES = ("RenderPlain", "RenderArray")
+CLEAN_UP_STATES = ("CleanUpScratch", "CleanUpScratchAfterFailure")
+
+
+def _batch_outputs(events: list[dict[str, Any]], states: tuple[str, ...], event_type: str) -> list[str]:
+    """The JobIds in the outputs of `event_type` batch events of the task states named `states`."""
+    found, state = [], None
+    for event in events:
+        if "stateEnteredEventDetails" in event:
+            state = event["stateEnteredEventDetails"]["name"]
+            continue
+        key = event_type[0].lower() + event_type[1:] + "EventDetails"
+        details = event.get(key) or {}
+        if event["type"] == event_type and details.get("resourceType") == "batch" and state in states:
+            job_id = json.loads(details.get("output") or "{}").get("JobId")
+            if job_id:
+                found.append(job_id)
+    return found
+
+
 def submitted_job_id(events: list[dict[str, Any]]) -> str | None:
     """The Batch job an execution's render state submitted (its TaskSubmitted output), None if none."""
-    for event in events:
-        details = event.get("taskSubmittedEventDetails") or {}
-        if event["type"] == "TaskSubmitted" and details.get("resourceType") == "batch":
-            return json.loads(details.get("output") or "{}").get("JobId")
-    return None
+    found = _batch_outputs(events, RENDER_STATES, "TaskSubmitted")
+    return found[0] if found else None
+
+
+def clean_up_job_id(events: list[dict[str, Any]]) -> str | None:
+    """The scratch clean-up job an execution submitted after its message (not waited for: the
+    submission's output), None if none."""
+    found = _batch_outputs(events, CLEAN_UP_STATES, "TaskSucceeded")
+    return found[-1] if found else None
+
+
+def wait_for_clean_ups(batch, sfn, started: list[dict[str, Any]], timeout: float) -> dict[str, dict | None]:
+    """run id -> its execution's clean-up job once that has ended (None: it submitted none). Executions end
+    before their clean-up jobs do, so these may still run when the load is over; a Spot reclaim drawn for one
+    is counted by the local cloud only when it happens."""
+    jobs = {run_id: clean_up_job_id(events) for run_id, events in execution_histories(sfn, started).items()}
+    ids = [job_id for job_id in jobs.values() if job_id]
+    ended: dict[str, dict] = {}
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = [job_id for job_id in ids if job_id not in ended]
+        for first in range(0, len(pending), 100):
+            for job in batch.describe_jobs(jobs=pending[first : first + 100])["jobs"]:
+                if job["status"] in ("SUCCEEDED", "FAILED"):
+                    ended[job["jobId"]] = job
+        if len(ended) == len(ids) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    return {run_id: ended.get(job_id, {"jobId": job_id, "status": "NOT ENDED"}) if job_id else None
+            for run_id, job_id in jobs.items()}  # fmt: skip
 
 
 def batch_attempts(batch, jobs: list[tuple[str, int]]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ def summary_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
     missing = m.get("expected", 0) - m.get("matched", 0)
     strays = ", ".join(f"{queue} {n}" for queue, n in result["stray_messages"].items()) or "none"
     throttled = result["task_failures"].get(THROTTLED, 0)
+    c = b.get("scratch_clean_ups", {})
     return [
         ("executions", _runs(result, "execution")),
         ("standalone Batch array jobs", _runs(result, "batch")),
@@ -45,6 +46,12 @@ def summary_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
             "Batch retries (DescribeJobs)",
             f"{b['retried']} of {b['children']} children retried, {b['extra_attempts']} extra attempts; "
             f"failed attempts by reason: {reasons}; by exit code: {codes}",
+        ),
+        (
+            "scratch clean-up jobs (one per execution, after its message)",
+            f"{c.get('described', 0)} ended, {c.get('retried', 0)} retried, "
+            f"{c.get('spot_interrupted_attempts', 0)} Spot reclaims, "
+            f"not SUCCEEDED: {len(c.get('not_succeeded', []))}",
         ),
         (
             "where the Spot reclaims hit (the retry's resume point)",

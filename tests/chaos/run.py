@@ -5,7 +5,8 @@ S3 503 SlowDown, Lambda throttling; localcloud/faults.py), then, faults off, the
 Verified after the fact, as perf does (tests/perf/verify.py, reused): every run SUCCEEDED and wrote every
 object, and exactly one completion message arrived per execution once no further message came for a quiet
 window; then every SVG byte-identical to an offline render of the same spec, no message of the session in
-the failure queue or any DLQ, every fault kind injected at least once, the Batch attempts and execution
+the failure queue or any DLQ, every fault kind injected at least once, every execution's scratch clean-up
+job SUCCEEDED (Spot reclaims hit them too), the Batch attempts (render and clean-up jobs) and execution
 histories agreeing with the fault counters, and no unexpected local-cloud error. Writes build/chaos/report.md
 and report.json; exits 1 on any problem, 2 when the stack is not a local one (faults exist only there).
 """
@@ -31,6 +32,7 @@ from tests.perf.verify import verify
 
 ROOT = Path(__file__).resolve().parents[2]
 STRAY_QUIET_RECEIVES = 3  # DLQs and the failure queue: anything there arrived long before
+CLEAN_UP_TIMEOUT_S = 300  # the executions' scratch clean-up jobs, after the load (seconds each, normally)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -76,6 +78,14 @@ def main(argv: list[str] | None = None) -> int:
             ledger=ledger_path,
             work_dir=work_dir,
         )
+        # Each execution submits its scratch clean-up job as it ends: wait for them before the counters are
+        # read, so that a Spot reclaim injected into one is in them.
+        started_executions = [
+            r for r in ledger_mod.read(ledger_path) if r["type"] == "started" and r.get("execution_arn")
+        ]
+        clean_ups = checks.wait_for_clean_ups(
+            stack.client("batch"), stack.client("stepfunctions"), started_executions, CLEAN_UP_TIMEOUT_S
+        )
         fault_state = switched.get()
     fault_state = {**fault_state, "cleared": not faults.get(endpoint)["active"]}
     load_wall = round(time.monotonic() - began, 1)
@@ -111,6 +121,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             problems.append(f"execution {run_id}: no Batch job in its history")
     attempts = checks.batch_attempts(stack.client("batch"), jobs)
+    clean_up_jobs = [(job["jobId"], 1) for job in clean_ups.values() if job]
+    attempts["scratch_clean_ups"] = checks.batch_attempts(stack.client("batch"), clean_up_jobs)
+    for run_id in executions:
+        job = clean_ups.get(run_id)
+        if job is None:
+            problems.append(f"execution {run_id}: no scratch clean-up job in its history")
+        elif job["status"] != "SUCCEEDED":
+            problems.append(f"execution {run_id}: clean-up job {job['jobId']} {job['status']}")
     attempts["after_reclaims"] = checks.resumes_after_reclaims(
         stack.client("batch"), stack.client("logs"), stack["job_definition_arn"], jobs
     )
@@ -125,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         if settings.get(kind) and not injected.get(kind):
             problems.append(f"fault {kind} was never injected ({fault_state['seen'].get(kind, 0)} chances)")
     observed = {
-        "spot_reclaim": attempts["spot_interrupted_attempts"],
+        "spot_reclaim": attempts["spot_interrupted_attempts"]
+        + attempts["scratch_clean_ups"]["spot_interrupted_attempts"],
         "lambda_throttle": task_failures.get(checks.LAMBDA_THROTTLED, 0),
     }
     for kind, seen_by_farm in observed.items():

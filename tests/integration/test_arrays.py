@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.conftest import LIVE_TIMEOUT, flat_variants, make_spec
+from tests.conftest import LIVE_TIMEOUT, child_slice, flat_variants, make_spec
 from tests.integration import checks
 
 pytestmark = pytest.mark.live
@@ -36,19 +36,6 @@ def test_array_execution_renders_every_slice(farm, stack, array_run, manifest_va
     assert (state.children_total, state.children_done, state.children_failed) == (ARRAY_SIZE, ARRAY_SIZE, 0)
     message = checks.only_message(farm, array_run.run_id, "SUCCEEDED")
     assert message["variant_count"] == 12
-
-
-def test_array_children_share_scratch_and_record_progress(farm, array_run):
-    scratch = farm.scratch_dir()
-    if scratch is None:
-        pytest.skip("EFS scratch is only readable from the test host on the local cloud")
-    run_dir = scratch / array_run.run_id
-    assert json.loads((run_dir / "spec.json").read_bytes()) == ARRAY_SPEC
-    count = len(flat_variants(ARRAY_SPEC))
-    for index, child in enumerate(checks.child_names(ARRAY_SIZE)):
-        lines = (run_dir / "progress" / f"{child}.done").read_text().splitlines()
-        done = sorted(int(line.split("\t")[0]) for line in lines)
-        assert done == list(range(index * PER_CHILD, min((index + 1) * PER_CHILD, count))), child
 
 
 def _wait_for_job(batch, job_id: str, timeout: float = LIVE_TIMEOUT) -> dict:
@@ -85,6 +72,23 @@ def standalone_job(farm, stack):
     )
     job = _wait_for_job(batch, submitted["jobId"])
     return {"run_id": run_id, "spec": spec, "job": job, "job_id": submitted["jobId"]}
+
+
+def test_standalone_array_children_share_scratch_and_record_progress(farm, standalone_job):
+    """The children of one job share the run's scratch: one cached spec, a progress record each. (A run of
+    the workflow has its scratch removed when it ends, test_scratch.py; a job submitted straight to Batch
+    keeps it.)"""
+    scratch = farm.scratch_dir()
+    if scratch is None:
+        pytest.skip("EFS scratch is only readable from the test host on the local cloud")
+    run_dir = scratch / standalone_job["run_id"]
+    spec = standalone_job["spec"]
+    assert json.loads((run_dir / "spec.json").read_bytes()) == spec
+    count = len(flat_variants(spec))
+    for index, child in enumerate(checks.child_names(3)):
+        lines = (run_dir / "progress" / f"{child}.done").read_text().splitlines()
+        done = sorted(int(line.split("\t")[0]) for line in lines)
+        assert done == list(child_slice(index, 4, count)), child
 
 
 def test_standalone_array_job_renders_its_slices(farm, standalone_job):

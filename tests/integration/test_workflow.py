@@ -1,5 +1,6 @@
 """The whole workflow with the example catalog: renders, manifest, gallery, exactly one completion message
-(and no failure message), scratch; and a spec overwritten during a run, which changes nothing."""
+(and no failure message); and a spec overwritten during a run, which changes nothing. What the run leaves on
+scratch, and its removal when the run ends: test_scratch.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LIVE_TIMEOUT, flat_variants, make_spec, sha256
+from tests.conftest import LIVE_TIMEOUT, flat_variants, make_spec
 from tests.integration import checks
 
 pytestmark = pytest.mark.live
@@ -82,23 +83,6 @@ def test_fetch_downloads_renders_and_gallery(stack, example_run, bodies, tmp_pat
     assert fetched.gallery and fetched.manifest
     for key, body in bodies.items():
         assert (tmp_path / "out" / key).read_bytes() == body
-
-
-def test_spec_cache_and_progress_markers_on_shared_scratch(farm, example_run, bodies):
-    scratch = farm.scratch_dir()
-    if scratch is None:
-        pytest.skip("EFS scratch is only readable from the test host on the local cloud")
-    run_dir = scratch / example_run.run_id
-    cached = run_dir / "spec.json"
-    assert cached.is_file(), f"no cached spec at {cached}"
-    assert json.loads(cached.read_bytes()) == example_run.spec
-    marker = run_dir / "progress" / "plain.done"
-    lines = [line.split("\t") for line in marker.read_text().splitlines()]
-    rows = flat_variants(example_run.spec)
-    assert sorted(int(index) for index, _, _ in lines) == list(range(len(rows)))
-    for index, digest, size in lines:
-        body = bodies[rows[int(index)]["key"]]
-        assert (digest, int(size)) == (sha256(body), len(body))
 
 
 def test_cli_status_and_fetch_exit_codes(example_run, tmp_path, capsys):

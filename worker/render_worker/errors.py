@@ -46,6 +46,22 @@ class SpecNotFound(FarmError):
     """The spec URI names nothing that can be read."""
 
 
+class AccessDenied(FarmError):
+    """AWS refused a call (HTTP 403): the caller's role has no grant for it, or a resource policy (bucket,
+    key) denies it. Never reported as missing: on AWS a denied read is a 403 exactly like a missing key read
+    without s3:ListBucket, and calling it SpecNotFound hides the IAM mistake. The message names the action and
+    the resource ARN, and carries AWS's own message ("User: ... is not authorized to perform: ...") when the
+    answer had one (a HEAD answers 403 without a body)."""
+
+    def __init__(self, action: str, resource: str, detail: str = ""):
+        self.action, self.resource, self.detail = action, resource, detail
+        said = detail or (
+            "HTTP 403 without a message: the caller lacks the grant (or, for a key that does not exist, "
+            "s3:ListBucket, without which S3 answers 403 instead of 404)"
+        )
+        super().__init__(f"{action} on {resource} was denied: {said}")
+
+
 class SpecTooLarge(FarmError):
     """The spec is larger than MAX_SPEC_BYTES (or would be, decoded, in memory)."""
 

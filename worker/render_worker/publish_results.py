@@ -1,6 +1,7 @@
 """PublishResults: every expected SVG and part record exists (one listing of the run's prefix, not a HEAD per
 variant), then manifest.json and index.html are written, in that order. Raises RenderIncomplete, writing
-nothing, when anything is missing. The spec is read at the version ValidateInput validated
+nothing, when anything is missing, and AccessDenied (naming the action and resource) when a read or write is
+refused. The spec is read at the version ValidateInput validated
 (`spec_version_id`), so a spec overwritten during the run changes nothing."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from render_worker import logs, sizing, spec
 from render_worker.errors import RenderIncomplete
 from render_worker.outputs import SCHEMA_VERSION, build_gallery, build_manifest, manifest_bytes
 from render_worker.records import VariantRecord
-from render_worker.storage import S3Sink, read_spec
+from render_worker.storage import S3Sink, denial, read_spec, s3_arn
 
 log = logs.get_logger("render_worker.publish_results")
 PART_READERS = 16
@@ -26,9 +27,15 @@ _EVENT_FIELDS = ("run_id", "spec_uri", "output_uri", "variant_count", "variants_
 def list_sizes(s3: Any, bucket: str, prefix: str) -> dict[str, int]:
     """{key: size} of every object under `prefix`."""
     sizes: dict[str, int] = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            sizes[obj["Key"]] = obj["Size"]
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                sizes[obj["Key"]] = obj["Size"]
+    except ClientError as exc:
+        denied = denial(exc, "s3:ListBucket", s3_arn(bucket))
+        if denied:
+            raise denied from None
+        raise
     return sizes
 
 
@@ -39,6 +46,9 @@ def _read_part(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
             return None
+        denied = denial(exc, "s3:GetObject", s3_arn(bucket, key))
+        if denied:
+            raise denied from None
         raise
     except ValueError:  # a part record that does not parse counts as missing
         return None

@@ -3,16 +3,22 @@
 Layout (docs/contracts.md): `<scratch>/<run_id>/spec.json` and `<scratch>/<run_id>/progress/<child>.done`,
 whose lines are `<flat_index>\\t<sha256>\\t<bytes>`, appended and flushed after each upload; plus
 `<scratch>/<run_id>/spec.valid` (sha256 of the cached spec and the validator that passed it).
+The whole `<scratch>/<run_id>` goes when the run ends: `remove_run` (`python -m render_worker cleanup`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import stat
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+from render_worker.uri import check_run_id
 
 
 def run_dir(scratch: Path, run_id: str) -> Path:
@@ -116,3 +122,47 @@ class ProgressLog:
             if self._handle is not None:
                 self._handle.close()
                 self._handle = None
+
+
+class UnsafeScratch(Exception):
+    """A clean-up that would reach outside its run's directory (or delete something that is not one)."""
+
+
+@dataclass(frozen=True)
+class Removed:
+    path: Path
+    files: int  # files and symlinks (a symlink is removed, never followed)
+    bytes: int
+    existed: bool
+
+
+def remove_run(scratch: Path, run_id: str) -> Removed:
+    """Delete `<scratch>/<run_id>` and everything under it, once the run has ended (no child attempt left to
+    resume from it). A directory that is not there is nothing to do, so a repeated clean-up succeeds.
+
+    Raises UnsafeScratch for a run id that is not one, and for a run path that is a symlink or not a
+    directory: a clean-up deletes inside its own run directory and nowhere else. OSError when the removal
+    itself fails (the caller may try again)."""
+    try:
+        check_run_id(run_id)  # letters, digits, '_' and '-' only: no separator, no '..'
+    except ValueError as exc:
+        raise UnsafeScratch(str(exc)) from None
+    root = Path(scratch).resolve()  # the mount itself may be a symlink; the run directory may not
+    path = root / run_id
+    if path.parent != root:  # the run id check makes this impossible; kept as the one invariant that matters
+        raise UnsafeScratch(f"{path} is not directly inside {root}")
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return Removed(path, 0, 0, existed=False)
+    if stat.S_ISLNK(mode):
+        raise UnsafeScratch(f"{path} is a symlink: not removing what it points to")
+    if not stat.S_ISDIR(mode):
+        raise UnsafeScratch(f"{path} is not a directory")
+    files = size = 0
+    for folder, dirs, names in os.walk(path, followlinks=False):
+        for name in names + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+            files += 1
+            size += os.lstat(os.path.join(folder, name)).st_size
+    shutil.rmtree(path)  # fd-based on Linux (shutil.rmtree.avoids_symlink_attacks): links inside are unlinked
+    return Removed(path, files, size, existed=True)

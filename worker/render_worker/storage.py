@@ -10,11 +10,31 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from render_worker.errors import SpecNotFound, SpecTooLarge
+from render_worker.errors import AccessDenied, SpecNotFound, SpecTooLarge
 from render_worker.uri import Location, parse_uri
 
 SVG_TYPE = "image/svg+xml"
-_MISSING = {"NoSuchKey", "NoSuchBucket", "NoSuchVersion", "404", "NotFound", "403", "AccessDenied"}
+_MISSING = {"NoSuchKey", "NoSuchBucket", "NoSuchVersion", "404", "NotFound"}
+# A 403 is a denial, never "missing" (botocore names a body-less 403, as HEAD answers, "403" / "Forbidden").
+_DENIED = {"AccessDenied", "403", "Forbidden"}
+
+
+def s3_arn(bucket: str, key: str | None = None) -> str:
+    """The ARN IAM evaluates for a bucket (key None) or an object."""
+    return f"arn:aws:s3:::{bucket}" if key is None else f"arn:aws:s3:::{bucket}/{key}"
+
+
+def denial(exc: ClientError, action: str, resource: str) -> AccessDenied | None:
+    """AccessDenied naming `action` on `resource` when `exc` is AWS refusing the call, else None. AWS's own
+    message ("User: ... is not authorized to perform: ...") is kept; a bare "Forbidden" says nothing."""
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", ""))
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code not in _DENIED and status != 403:
+        return None
+    message = str(error.get("Message") or "").strip()
+    says_nothing = ("", "Forbidden", "Access Denied", code)  # a bare 403, or S3's generic words
+    return AccessDenied(action, resource, "" if message in says_nothing else message)
 
 
 @dataclass(frozen=True)
@@ -27,8 +47,8 @@ class SpecObject:
 
 
 def read_spec(uri: str, max_bytes: int, s3: Any = None, version_id: str = "") -> bytes:
-    """The spec's bytes (of `version_id` when given); SpecNotFound when it cannot be read, SpecTooLarge above
-    `max_bytes`."""
+    """The spec's bytes (of `version_id` when given); SpecNotFound when it does not exist, AccessDenied when
+    the caller may not read it, SpecTooLarge above `max_bytes`."""
     return fetch_spec(uri, max_bytes, s3, version_id).body
 
 
@@ -46,8 +66,8 @@ def fetch_spec(uri: str, max_bytes: int, s3: Any = None, version_id: str = "") -
 
         s3 = aws.client("s3")
     named = f"{uri} (version {version_id})" if version_id else uri
+    versioned = {"VersionId": version_id} if version_id else {}
     try:
-        versioned = {"VersionId": version_id} if version_id else {}
         head = s3.head_object(Bucket=where.bucket, Key=where.key, **versioned)
         size = head["ContentLength"]
         if size > max_bytes:
@@ -56,6 +76,13 @@ def fetch_spec(uri: str, max_bytes: int, s3: Any = None, version_id: str = "") -
         versioned = {"VersionId": version_id} if version_id else {}
         body = s3.get_object(Bucket=where.bucket, Key=where.key, **versioned)["Body"].read(max_bytes + 1)
     except ClientError as exc:
+        # HEAD and GET of a version are authorised as s3:GetObjectVersion, of the latest as s3:GetObject.
+        action = "s3:GetObjectVersion" if versioned else "s3:GetObject"
+        denied = denial(exc, action, s3_arn(where.bucket, where.key))
+        if denied and not denied.detail and exc.operation_name == "HeadObject":
+            denied = _said_by_a_get(s3, where.bucket, where.key, versioned, action) or denied
+        if denied:
+            raise denied from None
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code in _MISSING:
             raise SpecNotFound(f"{named} cannot be read ({code})") from None
@@ -63,6 +90,17 @@ def fetch_spec(uri: str, max_bytes: int, s3: Any = None, version_id: str = "") -
     if len(body) > max_bytes:  # unversioned: the object changed between HEAD and GET
         raise SpecTooLarge(f"{named} is more than {max_bytes} bytes (MAX_SPEC_BYTES)")
     return SpecObject(body, version_id)
+
+
+def _said_by_a_get(s3: Any, bucket: str, key: str, versioned: dict, action: str) -> AccessDenied | None:
+    """HEAD answers a denial with a bare 403; a one-byte GET is authorised alike, and its answer carries AWS's
+    message naming the caller (the role), the action and the resource. None when the GET says no more."""
+    try:
+        s3.get_object(Bucket=bucket, Key=key, Range="bytes=0-0", **versioned)
+    except ClientError as again:
+        denied = denial(again, action, s3_arn(bucket, key))
+        return denied if denied and denied.detail else None
+    return None
 
 
 def _read_file(path: Path, max_bytes: int, uri: str) -> bytes:
@@ -110,9 +148,14 @@ class S3Sink:
         extra = {"ServerSideEncryption": "aws:kms"}
         if self.kms_key_id:
             extra["SSEKMSKeyId"] = self.kms_key_id
-        self.s3.put_object(
-            Bucket=self.bucket, Key=self.full_key(key), Body=body, ContentType=content_type, **extra
-        )
+        full_key = self.full_key(key)
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=full_key, Body=body, ContentType=content_type, **extra)
+        except ClientError as exc:
+            denied = denial(exc, "s3:PutObject", s3_arn(self.bucket, full_key))
+            if denied:
+                raise denied from None
+            raise
 
 
 class FileSink:

@@ -1,6 +1,7 @@
 """ValidateInput: the spec exists, is within the size limit, parses, passes the schema and the cross rules;
 decide the run id and the array sizing; name the spec version that was validated (the one the worker and
-PublishResults read). Raises InvalidExecutionInput, SpecNotFound, SpecTooLarge or SpecInvalid."""
+PublishResults read). Raises InvalidExecutionInput, SpecNotFound, SpecTooLarge, SpecInvalid or AccessDenied
+(the function's role may not read the spec: a denial, never reported as missing)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 from render_worker import logs, sizing, spec
 from render_worker.errors import FarmError, SpecNotFound, shown
 from render_worker.storage import fetch_spec
-from render_worker.uri import check_run_id
+from render_worker.uri import check_run_id, parse_uri
 
 log = logs.get_logger("render_worker.validate_input")
 EXECUTION_INPUT_FIELDS = ("spec_uri", "run_id")  # docs/contracts.md, "Workflow"
@@ -45,6 +46,20 @@ def check_execution_input(document: Any, run_id: str) -> None:
         )
 
 
+def check_cloud_spec_uri(spec_uri: Any) -> None:
+    """The workflow reads specs from S3 only: a file:// URI would make the Lambda read its own filesystem.
+    Raises InvalidExecutionInput naming spec_uri (file:// serves the offline `farm render|validate` alone)."""
+    try:
+        scheme = parse_uri(spec_uri, what="spec_uri").scheme
+    except ValueError:
+        return  # not a URI at all: fetch_spec says so (SpecNotFound), as before
+    if scheme != "s3":
+        raise InvalidExecutionInput(
+            f"spec_uri {shown(spec_uri)} is not an s3:// URI: the workflow reads specs from S3 only "
+            "(file:// is for the offline `farm render` and `farm validate`)"
+        )
+
+
 def new_run_id(catalog_id: str, now: float | None = None) -> str:
     """`<catalog>-<UTC time>-<8 hex>`: sortable, unique, and a valid Step Functions execution name."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
@@ -58,15 +73,17 @@ def validate_input(event: Any, *, s3: Any, env: Mapping[str, str]) -> dict[str, 
     spec_uri = event["spec_uri"]
     if "execution_input" in event:  # from the state machine: the input it was started with
         check_execution_input(event["execution_input"], event.get("run_id"))
+    check_cloud_spec_uri(spec_uri)
     max_bytes = int(env.get("MAX_SPEC_BYTES") or spec.MAX_SPEC_BYTES)
     default_per_child = int(env.get("DEFAULT_VARIANTS_PER_CHILD") or sizing.DEFAULT_VARIANTS_PER_CHILD)
     renders_bucket = env.get("RENDERS_BUCKET", "")
     if not renders_bucket:
         raise RuntimeError("RENDERS_BUCKET is not set in the function's environment")
 
+    given_run_id = check_run_id(event["run_id"]) if event.get("run_id") else None  # before any S3 read
     spec_object = fetch_spec(spec_uri, max_bytes, s3)
     catalog = spec.load_catalog(spec_object.body)
-    run_id = check_run_id(event["run_id"]) if event.get("run_id") else new_run_id(catalog.catalog_id)
+    run_id = given_run_id or new_run_id(catalog.catalog_id)
     logs.set_run_id(run_id)
     per_child = sizing.variants_per_child(catalog.variant_count, catalog.override, default_per_child)
     result = {

@@ -4,7 +4,9 @@ the part record.
 Environment (docs/contracts.md): SPEC_URI, SPEC_VERSION_ID (the version ValidateInput validated; absent or
 empty = the latest), RUN_ID, OUTPUT_URI, VARIANTS_PER_CHILD, AWS_BATCH_JOB_ARRAY_INDEX (absent = plain job),
 SCRATCH_DIR, OUTPUT_KMS_KEY_ID, UPLOAD_CONCURRENCY (default 16), MAX_SPEC_BYTES.
-Exit codes: 0 done, 65 bad spec (never retried), 1 anything else (retried).
+Exit codes: 0 done, 65 bad spec (never retried), 1 anything else (retried). A refused call (AccessDenied,
+naming the action and resource) exits 1: IAM changes propagate, so a retry may pass. As a Batch job
+(AWS_BATCH_JOB_ID set) the spec must be an s3:// URI; file:// serves offline runs only.
 
 Test hooks (FARM_TEST_HOOKS=1, envs/local only): CRASH- SKUs fail (render_worker.pipeline.TestHooks);
 DROP- SKUs are rendered and recorded but never uploaded (DroppingSink, below), so PublishResults finds them
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from render_worker import aws, logs, scratch, sizing, spec
-from render_worker.errors import SpecInvalid, SpecNotFound, SpecTooLarge
+from render_worker.errors import AccessDenied, SpecInvalid, SpecNotFound, SpecTooLarge
 from render_worker.pipeline import SliceResult, TestHooks, render_slice
 from render_worker.storage import SVG_TYPE, FileSink, S3Sink, Sink, read_spec
 from render_worker.uri import check_run_id, parse_uri
@@ -76,11 +78,17 @@ class WorkerConfig:
         scratch_dir = env.get("SCRATCH_DIR", "").strip() or os.path.join(
             tempfile.gettempdir(), "render-scratch"
         )
+        spec_uri = required("SPEC_URI")
+        if env.get("AWS_BATCH_JOB_ID", "").strip() and _scheme(spec_uri) != "s3":
+            raise ValueError(
+                f"SPEC_URI {spec_uri!r} is not an s3:// URI: a Batch job reads its spec from S3 only "
+                "(file:// is for offline runs)"
+            )
         run_id = check_run_id(required("RUN_ID"))
         output_uri = required("OUTPUT_URI")
         parse_uri(output_uri, what="OUTPUT_URI")
         return cls(
-            spec_uri=required("SPEC_URI"),
+            spec_uri=spec_uri,
             spec_version_id=env.get("SPEC_VERSION_ID", "").strip(),
             run_id=run_id,
             output_uri=output_uri,
@@ -93,6 +101,13 @@ class WorkerConfig:
             hooks=TestHooks.from_env(dict(env)),
             drop_uploads=env.get("FARM_TEST_HOOKS") == "1",
         )
+
+
+def _scheme(uri: str) -> str | None:
+    try:
+        return parse_uri(uri, what="SPEC_URI").scheme
+    except ValueError:
+        return None  # not a URI at all: reading it says so (SpecNotFound)
 
 
 class DroppingSink:
@@ -164,6 +179,10 @@ def run(env: Mapping[str, str]) -> int:
         log.error("bad spec", extra={"error": type(exc).__name__, "detail": str(exc), "child": child})
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_BAD_SPEC
+    except AccessDenied as exc:
+        log.error("access denied", extra={"error": "AccessDenied", "detail": str(exc), "child": child})
+        print(f"AccessDenied: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     gc.freeze()  # a spec of 100,000 variants is a million objects the collector need never walk again
     per_child = config.variants_per_child or sizing.variants_per_child(
         catalog.variant_count, catalog.override
@@ -207,6 +226,10 @@ def run(env: Mapping[str, str]) -> int:
 def main() -> int:
     try:
         return run(os.environ)
+    except AccessDenied as exc:  # e.g. the part record's upload: named, with the action and resource
+        log.error("access denied", extra={"error": "AccessDenied", "detail": str(exc)})
+        print(f"AccessDenied: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except Exception:  # every other failure is retryable: log it whole, exit 1
         log.exception("worker failed")
         return EXIT_FAILED

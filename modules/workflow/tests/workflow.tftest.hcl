@@ -122,6 +122,37 @@ run "deploys" {
   }
 
   assert {
+    condition = [for name, s in jsondecode(output.definition).States : name if try(s.Resource, "") == "arn:aws:states:::batch:submitJob"] == ["CleanUpScratch", "CleanUpScratchAfterFailure"] && alltrue([
+      for name, end in { CleanUpScratch = "Succeeded", CleanUpScratchAfterFailure = "Failed" } : [
+        for k in ["Parameters", "ResultPath", "Catch", "Next"] : jsondecode(output.definition).States[name][k]
+        ] == [
+        {
+          "JobName.$"   = "States.Format('{}-scratch-cleanup', $$.Execution.Name)"
+          JobQueue      = var.job_queue_arn
+          JobDefinition = var.job_definition_arn
+          ContainerOverrides = {
+            Command     = ["python", "-m", "render_worker", "cleanup"]
+            Environment = [{ Name = "RUN_ID", "Value.$" = "$$.Execution.Name" }]
+          }
+        },
+        null,
+        [{ ErrorEquals = ["States.ALL"], ResultPath = null, Next = end }],
+        end,
+      ]
+    ])
+    error_message = "CleanUpScratch and CleanUpScratchAfterFailure (and only they) submit, without waiting, <run_id>-scratch-cleanup running `python -m render_worker cleanup` with RUN_ID = the execution name on the job queue and job definition; any error of theirs goes on to the same end state with the state untouched"
+  }
+
+  assert {
+    condition = [for k in ["Type", "Choices", "Default"] : jsondecode(output.definition).States.ScratchMayExist[k]] == [
+      "Choice",
+      [{ Variable = "$.validated.run_id", IsPresent = true, Next = "CleanUpScratchAfterFailure" }],
+      "Failed",
+    ] && jsondecode(output.definition).States.CompletionNotPublished.Parameters["validated.$"] == "$.validated"
+    error_message = "after the failure message, only a run that got past ValidateInput ($.validated, which CompletionNotPublished carries on) submits the clean-up job"
+  }
+
+  assert {
     condition = [
       jsondecode(output.definition).States.ChooseJobShape.Type,
       jsondecode(output.definition).States.ChooseJobShape.Choices,
@@ -169,20 +200,20 @@ run "deploys" {
   assert {
     condition = alltrue([
       for name, s in jsondecode(output.definition).States : try(s.Catch[length(s.Catch) - 1], null) == { ErrorEquals = ["States.ALL"], ResultPath = "$.failure", Next = name == "NotifySuccess" ? "CompletionNotPublished" : "NotifyFailure" }
-      if s.Type == "Task" && name != "NotifyFailure"
+      if s.Type == "Task" && !contains(["NotifyFailure", "CleanUpScratch", "CleanUpScratchAfterFailure"], name)
     ])
-    error_message = "every task but NotifyFailure ends its Catch with States.ALL -> NotifyFailure (NotifySuccess: via CompletionNotPublished): no error escapes without a failure message"
+    error_message = "every task before the message (all but NotifyFailure and the clean-ups after the message) ends its Catch with States.ALL -> NotifyFailure (NotifySuccess: via CompletionNotPublished): no error escapes without a failure message"
   }
 
   assert {
     condition = [for name, s in jsondecode(output.definition).States : name if s.Type == "Pass" && try(s.Next, "") != "NotifyFailure"] == [] && [
       for name, s in jsondecode(output.definition).States : name if s.Type == "Succeed" || s.Type == "Fail"
       ] == ["Failed", "Succeeded"] && [
-      for name, s in jsondecode(output.definition).States : name if try(s.Next, "") == "Failed"
-      ] == ["NotifyFailure"] && [
+      for name, s in jsondecode(output.definition).States : name if try(s.Next, "") == "Failed" || try(s.Default, "") == "Failed"
+      ] == ["CleanUpScratchAfterFailure", "ScratchMayExist"] && [
       for name, s in jsondecode(output.definition).States : name if try(s.Next, "") == "Succeeded"
-    ] == ["NotifySuccess"]
-    error_message = "every Pass state leads to NotifyFailure; Succeeded is reached only from NotifySuccess and Failed only from NotifyFailure"
+    ] == ["CleanUpScratch"] && jsondecode(output.definition).States.NotifyFailure.Next == "ScratchMayExist"
+    error_message = "every Pass state leads to NotifyFailure; Succeeded is reached only after NotifySuccess (through CleanUpScratch) and Failed only after NotifyFailure (through ScratchMayExist, and CleanUpScratchAfterFailure)"
   }
 
   assert {
@@ -209,11 +240,12 @@ run "deploys" {
   assert {
     condition = [for k in ["Catch", "Next"] : jsondecode(output.definition).States.NotifySuccess[k]] == [
       [{ ErrorEquals = ["States.ALL"], ResultPath = "$.failure", Next = "CompletionNotPublished" }],
-      "Succeeded",
+      "CleanUpScratch",
       ] && [for k in ["Type", "Parameters", "Next"] : jsondecode(output.definition).States.CompletionNotPublished[k]] == [
       "Pass",
       {
-        "spec_uri.$" = "$.spec_uri"
+        "spec_uri.$"  = "$.spec_uri"
+        "validated.$" = "$.validated"
         failure = {
           Error     = "CompletionNotPublished"
           "Cause.$" = "States.Format('the run rendered everything and published {} but its completion message could not be published ({}): {}', $.completion.message.manifest_uri, $.failure.Error, $.failure.Cause)"
@@ -241,9 +273,9 @@ run "deploys" {
           "cause.$"      = "$.failure.Cause"
         }
       },
-      "Failed",
+      "ScratchMayExist",
     ] && !can(jsondecode(output.definition).States.NotifyFailure.Catch)
-    error_message = "NotifyFailure publishes {schema_version, status, run_id, spec_uri, error, cause} to the failure topic, then fails (and catches nothing)"
+    error_message = "NotifyFailure publishes {schema_version, status, run_id, spec_uri, error, cause} to the failure topic, then goes on to the scratch clean-up and fails (and catches nothing)"
   }
 
   assert {
@@ -262,9 +294,9 @@ run "deploys" {
       ] == [
       "arn:aws:states:::sns:publish",
       { TopicArn = var.completion_topic_arn, "Message.$" = "$.completion.message" },
-      "Succeeded",
+      "CleanUpScratch",
     ] && jsondecode(output.definition).States.PublishResults.Next == "NotifySuccess" && jsondecode(output.definition).States.Succeeded == { Type = "Succeed" }
-    error_message = "PublishResults -> NotifySuccess (the completion message to the completion topic) -> Succeeded"
+    error_message = "PublishResults -> NotifySuccess (the completion message to the completion topic) -> CleanUpScratch -> Succeeded"
   }
 
   # --- trust policy (from modules/policy_statements) and permissions, as IAM stores them
@@ -273,9 +305,12 @@ run "deploys" {
       Effect    = "Allow"
       Action    = "sts:AssumeRole"
       Principal = { Service = "states.amazonaws.com" }
-      Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+        ArnLike      = { "aws:SourceArn" = aws_sfn_state_machine.this.arn }
+      }
     }]
-    error_message = "the role trusts only states.amazonaws.com acting for this account"
+    error_message = "the role trusts only states.amazonaws.com acting for this state machine of this account"
   }
 
   assert {

@@ -94,7 +94,7 @@ def test_a_run_id_with_a_newline_is_refused_everywhere(example_path):
     for bad in ("run-1\n", "\nrun-1", "run-1\r", "run-1\u2028"):
         with pytest.raises(ValueError, match=r"^run_id '.*' is not 1-80 letters"):
             check_run_id(bad)
-    event = {"spec_uri": example_path.as_uri(), "run_id": "run-1\n"}
+    event = {"spec_uri": "s3://specs/catalog.json", "run_id": "run-1\n"}
     with pytest.raises(ValueError, match="run_id 'run-1\\\\n' is not"):
         validate_input(event, s3=None, env={"RENDERS_BUCKET": "renders"})
     for name, ref in (

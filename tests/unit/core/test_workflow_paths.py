@@ -1,7 +1,9 @@
 """The state machine's template (modules/workflow/templates/render.asl.json): every path publishes exactly
 one message, through NotifySuccess or NotifyFailure (a walk of the graph), and the paths that need no Lambda
 or Batch job run in moto's Step Functions engine, in process: a bad execution input and a completion message
-SNS refuses each end in exactly one failure message and no completion message."""
+SNS refuses each end in exactly one failure message and no completion message. After the message, a run that
+got past ValidateInput submits its scratch clean-up job; one that did not submits none, and a clean-up that
+cannot be submitted changes neither the outcome nor the output."""
 
 from __future__ import annotations
 
@@ -70,6 +72,57 @@ def test_every_path_publishes_exactly_one_message():
     assert reached == set(states["States"]), f"unreachable: {set(states['States']) - reached}"
 
 
+CLEAN_UPS = {"CleanUpScratch": "Succeeded", "CleanUpScratchAfterFailure": "Failed"}
+
+
+def test_every_path_that_rendered_reaches_a_clean_up_after_its_message():
+    """Statically: a success goes through CleanUpScratch; every failure goes through ScratchMayExist, which
+    submits the clean-up only when $.validated is there; nothing before ValidateInput's success sets it."""
+    states = definition("arn:aws:sns:us-east-1:1:c", "arn:aws:sns:us-east-1:1:f")["States"]
+    for path in _paths(states, "CheckExecutionInput"):
+        names = [name for name, _ in path]
+        shown = " -> ".join(names)
+        end = names[-1]
+        notify = names.index("NotifySuccess" if end == "Succeeded" else "NotifyFailure")
+        if end == "Succeeded":
+            assert names[notify + 1 :] == ["CleanUpScratch", "Succeeded"], shown
+        else:
+            assert names[notify + 1 : notify + 2] == ["ScratchMayExist"], shown
+            assert names[notify + 2 :] in (["CleanUpScratchAfterFailure", "Failed"], ["Failed"]), shown
+    choice = states["ScratchMayExist"]
+    assert choice["Choices"] == [
+        {"Variable": "$.validated.run_id", "IsPresent": True, "Next": "CleanUpScratchAfterFailure"}
+    ]
+    assert choice["Default"] == "Failed"
+    assert states["ValidateInput"]["ResultPath"] == "$.validated"
+    for name in ("InputNotAnObject", "InputWithoutSpecUri", "SpecUriNotAString"):  # before ValidateInput
+        assert "validated" not in json.dumps(states[name]), name
+    assert states["CompletionNotPublished"]["Parameters"]["validated.$"] == "$.validated"  # it rendered
+
+
+def test_the_clean_up_jobs_are_fire_and_forget_and_named_by_the_execution():
+    states = definition("arn:aws:sns:us-east-1:1:c", "arn:aws:sns:us-east-1:1:f")["States"]
+    render = states["RenderPlain"]
+    for name, end in CLEAN_UPS.items():
+        state = states[name]
+        assert state["Resource"] == "arn:aws:states:::batch:submitJob", "no .sync: nobody waits for it"
+        parameters = state["Parameters"]
+        assert parameters["JobName.$"] == "States.Format('{}-scratch-cleanup', $$.Execution.Name)"
+        assert (parameters["JobQueue"], parameters["JobDefinition"]) == (
+            render["Parameters"]["JobQueue"],
+            render["Parameters"]["JobDefinition"],
+        )
+        assert parameters["ContainerOverrides"] == {
+            "Command": ["python", "-m", "render_worker", "cleanup"],
+            "Environment": [{"Name": "RUN_ID", "Value.$": "$$.Execution.Name"}],
+        }
+        assert state["ResultPath"] is None and state["Next"] == end
+        assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": end}]
+        assert state["Retry"] == render["Retry"]
+    # Batch job names: at most 128 letters, digits, '-' and '_'; run ids are at most 80 of them
+    assert len("a" * 80 + "-scratch-cleanup") <= 128
+
+
 # ---- in moto's engine -------------------------------------------------------------------------------------
 
 
@@ -111,6 +164,23 @@ class Engine:
             assert time.monotonic() < deadline, f"{name} still running"
             time.sleep(0.05)
         return described
+
+    def entered(self, execution: dict, names) -> list[str]:
+        """The states of `names` the execution entered, in order."""
+        events = self.sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
+        entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+        return [name for name in entered if name in names]
+
+    def submitted(self, execution: dict, state: str) -> dict:
+        """The parameters the task state `state` called its service with."""
+        events = self.sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
+        current = None
+        for event in events:
+            if "stateEnteredEventDetails" in event:
+                current = event["stateEnteredEventDetails"]["name"]
+            elif event["type"] == "TaskScheduled" and current == state:
+                return json.loads(event["taskScheduledEventDetails"]["parameters"])
+        raise AssertionError(f"{state} scheduled no task")
 
     def messages(self, queue_url: str) -> list[dict]:
         """Everything on the queue (the publishes happen before the execution ends, in process)."""
@@ -157,10 +227,12 @@ def test_a_bad_execution_input_ends_in_one_failure_message(engine, execution_inp
     assert message["error"] == "InvalidExecutionInput" and message["cause"].startswith(cause)
     assert (message["run_id"], message["spec_uri"]) == ("bad-input", None)
     assert engine.messages(engine.completion_queue) == []
+    assert not engine.entered(execution, CLEAN_UPS), "a run refused before validation has no scratch"
 
 
 COMPLETED = {
     "spec_uri": "s3://specs/run-1/catalog.json",
+    "validated": {"run_id": "run-1", "spec_uri": "s3://specs/run-1/catalog.json"},
     "completion": {
         "message": {
             "schema_version": "1.0",
@@ -181,6 +253,19 @@ def test_a_published_completion_is_the_one_message(engine):
     assert execution["status"] == "SUCCEEDED"
     assert engine.messages(engine.completion_queue) == [COMPLETED["completion"]["message"]]
     assert engine.messages(engine.failure_queue) == []
+    # Then the clean-up job. In-process moto cannot submit it (no queue, none of the local cloud's parameter
+    # conversion): caught, and the execution's output is still the completion message.
+    assert engine.entered(execution, CLEAN_UPS) == ["CleanUpScratch"]
+    assert engine.submitted(execution, "CleanUpScratch") == {
+        "JobName": "run-1-scratch-cleanup",
+        "JobQueue": f"arn:aws:batch:us-east-1:{ACCOUNT}:job-queue/queue",
+        "JobDefinition": f"arn:aws:batch:us-east-1:{ACCOUNT}:job-definition/worker:1",
+        "ContainerOverrides": {
+            "Command": ["python", "-m", "render_worker", "cleanup"],
+            "Environment": [{"Name": "RUN_ID", "Value": "run-1"}],
+        },
+    }
+    assert json.loads(execution["output"]) == COMPLETED["completion"]["message"]
 
 
 def test_a_completion_sns_refuses_becomes_one_failure_message(engine):
@@ -202,3 +287,41 @@ def test_a_completion_sns_refuses_becomes_one_failure_message(engine):
         "message could not be published (SNS.NotFoundException): "
     ), message["cause"]
     assert engine.messages(engine.completion_queue) == []
+    assert engine.entered(execution, CLEAN_UPS) == ["CleanUpScratchAfterFailure"], "it rendered: clean up"
+
+
+@pytest.mark.parametrize(
+    ("state", "cleaned"),
+    [
+        (
+            {"validated": {"run_id": "run-1"}, "failure": {"Error": "RenderIncomplete", "Cause": "no a.svg"}},
+            True,
+        ),
+        ({"validated": {"run_id": "run-1"}, "failure": {"Error": "States.TaskFailed", "Cause": "{}"}}, True),
+        ({"failure": {"Error": "SpecInvalid", "Cause": "/products: too short"}}, False),
+        ({"failure": {"Error": "SpecNotFound", "Cause": "no such key"}}, False),
+    ],
+)
+def test_a_failure_cleans_up_only_after_validation_and_keeps_its_error(engine, state, cleaned):
+    from render_worker import schemas
+
+    execution = engine.run(
+        engine.machine(start_at="NotifyFailure"),
+        "run-1",
+        json.dumps({"spec_uri": "s3://specs/c.json", **state}),
+    )
+    failure = state["failure"]
+    assert (execution["status"], execution["error"], execution["cause"]) == (
+        "FAILED",
+        f"RenderFailed.{failure['Error']}",
+        failure["Cause"],
+    ), "a clean-up (failed to submit, here) never changes the outcome"
+    (message,) = engine.messages(engine.failure_queue)
+    assert not list(schemas.validator("notification").iter_errors(message)), message
+    assert (message["error"], message["cause"]) == (failure["Error"], failure["Cause"])
+    assert engine.messages(engine.completion_queue) == []
+    assert engine.entered(execution, CLEAN_UPS) == (["CleanUpScratchAfterFailure"] if cleaned else [])
+    if cleaned:
+        submitted = engine.submitted(execution, "CleanUpScratchAfterFailure")
+        assert submitted["JobName"] == "run-1-scratch-cleanup"
+        assert submitted["ContainerOverrides"]["Environment"] == [{"Name": "RUN_ID", "Value": "run-1"}]
