@@ -1,10 +1,26 @@
-# Trust policies of the three roles, bound to this account (aws:SourceAccount) by the shared statements module.
+# Trust policies of the three roles, bound to this account (aws:SourceAccount) by the shared statements module,
+# and to the resources the service acts for (aws:SourceArn) where AWS documents that it sends it:
+# - the job role: ECS tasks of this account and region (ECS Developer Guide, "Amazon ECS task IAM role": ArnLike
+#   arn:aws:ecs:<region>:<account>:*; Batch runs Fargate jobs as ECS tasks in a cluster it names itself);
+# - the execution role: aws:SourceAccount only (the ECS guide's task execution role trust names no source ARN);
+# - the Batch service role: Batch resources of this account and region (Batch User Guide, "Cross-service
+#   confused deputy prevention").
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  in_this_account = "${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
+  partition       = data.aws_partition.current.partition
+}
+
 module "policy_statements" {
   source = "../policy_statements"
 
   service_trust = {
-    batch     = { service = "batch.amazonaws.com" }
-    ecs_tasks = { service = "ecs-tasks.amazonaws.com" }
+    batch          = { service = "batch.amazonaws.com", source_arns = ["arn:${local.partition}:batch:${local.in_this_account}:*"] }
+    ecs_tasks      = { service = "ecs-tasks.amazonaws.com", source_arns = ["arn:${local.partition}:ecs:${local.in_this_account}:*"] }
+    ecs_task_agent = { service = "ecs-tasks.amazonaws.com" }
   }
 }
 
@@ -25,8 +41,9 @@ data "aws_iam_policy_document" "job" {
   }
 
   statement {
+    # Write only: the worker never reads a render back (it resumes from its records on EFS scratch).
     sid       = "WriteRenders"
-    actions   = ["s3:PutObject", "s3:GetObject"]
+    actions   = ["s3:PutObject"]
     resources = ["${var.renders_bucket_arn}/*"]
   }
 
@@ -59,7 +76,7 @@ resource "aws_iam_role_policy" "job" {
 resource "aws_iam_role" "execution" {
   name               = "${var.name_prefix}-batch-execution"
   description        = "Fargate agent for render jobs: pull the worker image, write its logs."
-  assume_role_policy = module.policy_statements.service_trust["ecs_tasks"]
+  assume_role_policy = module.policy_statements.service_trust["ecs_task_agent"]
   tags               = var.tags
 }
 

@@ -1,4 +1,6 @@
-# The functions' trust policy, bound to this account (aws:SourceAccount) by the shared statements module.
+# The functions' trust policy, bound to this account (aws:SourceAccount) by the shared statements module. No
+# aws:SourceArn: the Lambda Developer Guide ("Lambda execution role") documents none for the execution role's
+# trust, and a condition on a key the service does not send would refuse every invocation.
 module "policy_statements" {
   source = "../policy_statements"
 
@@ -9,10 +11,10 @@ module "policy_statements" {
 
 # One role per function, each with only what that function does.
 resource "aws_iam_role" "this" {
-  for_each = local.functions
+  for_each = local.descriptions
 
   name               = "${var.name_prefix}-${replace(each.key, "_", "-")}"
-  description        = "Lambda ${each.key}: ${each.value.description}"
+  description        = "Lambda ${each.key}: ${each.value}"
   assume_role_policy = module.policy_statements.service_trust["lambda"]
   tags               = var.tags
 }
@@ -47,9 +49,10 @@ data "aws_iam_policy_document" "validate_input" {
 
 data "aws_iam_policy_document" "publish_results" {
   statement {
-    # The spec again, at the version ValidateInput validated (spec_version_id); decrypted with the storage key.
+    # The spec again, at the version ValidateInput validated (spec_version_id; the buckets are always
+    # versioned), so only GetObjectVersion; decrypted with the storage key.
     sid       = "ReadSpecs"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    actions   = ["s3:GetObjectVersion"]
     resources = ["${var.specs_bucket_arn}/*"]
   }
 

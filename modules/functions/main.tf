@@ -1,8 +1,15 @@
 locals {
+  # What each function is, known before anything exists: the roles come from it (the key policies name the
+  # roles, and the functions' settings below name a key, so the roles must not depend on those settings).
+  descriptions = {
+    validate_input  = "Checks a catalog spec and sizes its Batch job (ValidateInput state)."
+    publish_results = "Checks every render exists, writes manifest.json and index.html (PublishResults state)."
+  }
+
   # Per-function settings; keys are the names used in outputs, zips and docs/contracts.md.
   functions = {
     validate_input = {
-      description = "Checks a catalog spec and sizes its Batch job (ValidateInput state)."
+      description = local.descriptions["validate_input"]
       memory_size = 512
       timeout     = 60
       environment = {
@@ -12,7 +19,7 @@ locals {
       }
     }
     publish_results = {
-      description = "Checks every render exists, writes manifest.json and index.html (PublishResults state)."
+      description = local.descriptions["publish_results"]
       memory_size = 1024
       timeout     = 300
       environment = {

@@ -9,37 +9,45 @@ locals {
 
   # One key per service family. `service_principals` may use the key directly (they deliver on our behalf:
   # SNS into encrypted queues, EventBridge into encrypted queues, CloudWatch Logs encrypting log groups);
-  # `via_services` are the services through which principals of this account may use it (kms:ViaService).
+  # `via_services` are the services through which the family's roles (var.key_users) may use it
+  # (kms:ViaService); `grants`: those services create grants for the resources they encrypt (EFS file systems,
+  # ECR repositories, Lambda environments), so the family's roles may let them (kms:GrantIsForAWSResource).
   families = {
     storage = {
       description        = "S3 buckets: specs, renders, pipeline artifacts"
       service_principals = []
-      via_services       = ["s3"]
+      via_services       = ["s3", "codecommit"] # codecommit: the pipeline's repository
+      grants             = false
     }
     scratch = {
       description        = "EFS scratch shared by the render jobs"
       service_principals = []
       via_services       = ["elasticfilesystem"]
+      grants             = true
     }
     logs = {
       description        = "CloudWatch log groups"
       service_principals = ["logs.${local.region}.amazonaws.com"]
       via_services       = ["logs"]
+      grants             = false
     }
     messaging = {
       description        = "SNS topics and SQS queues"
       service_principals = ["events.amazonaws.com", "sns.amazonaws.com"]
       via_services       = ["sns", "sqs"]
+      grants             = false
     }
     functions = {
       description        = "Lambda environment variables"
       service_principals = []
       via_services       = ["lambda"]
+      grants             = true
     }
     registry = {
       description        = "ECR repository images"
       service_principals = []
       via_services       = ["ecr"]
+      grants             = true
     }
   }
 }

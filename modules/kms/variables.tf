@@ -9,6 +9,22 @@ variable "deletion_window_in_days" {
   }
 }
 
+variable "key_users" {
+  description = "Per key family (storage, scratch, logs, messaging, functions, registry), the ARNs of the IAM roles that use the key through the family's services; a family left out names no role."
+  type        = map(list(string))
+  default     = {}
+
+  validation {
+    condition     = alltrue([for family in keys(var.key_users) : contains(["storage", "scratch", "logs", "messaging", "functions", "registry"], family)])
+    error_message = "key_users: families are storage, scratch, logs, messaging, functions and registry."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for arns in values(var.key_users) : [for arn in arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", arn))]]))
+    error_message = "key_users: every user is an IAM role ARN (arn:aws:iam::<account>:role/<name>)."
+  }
+}
+
 variable "name_prefix" {
   description = "Prefix of every key alias (alias/<name_prefix>-<family>) and Name tag."
   type        = string

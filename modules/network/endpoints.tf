@@ -4,7 +4,6 @@ locals {
   interface_endpoints = var.enable_vpc_endpoints ? toset(var.interface_endpoint_services) : toset([])
 }
 
-data "aws_region" "current" {}
 
 resource "aws_vpc_endpoint" "s3" {
   count = var.enable_vpc_endpoints ? 1 : 0

@@ -23,11 +23,20 @@ moved {
   to   = module.log_group.aws_cloudwatch_log_group.this["flow_logs"]
 }
 
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+# VPC Flow Logs sends aws:SourceAccount and aws:SourceArn, the flow log's ARN (VPC User Guide, "IAM role for
+# publishing flow logs to CloudWatch Logs"); the flow log needs the role first, so its ARN is matched by pattern.
 module "policy_statements" {
   source = "../policy_statements"
 
   service_trust = {
-    flow_logs = { service = "vpc-flow-logs.amazonaws.com" }
+    flow_logs = {
+      service     = "vpc-flow-logs.amazonaws.com"
+      source_arns = ["arn:${data.aws_partition.current.partition}:ec2:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:vpc-flow-log/*"]
+    }
   }
 }
 

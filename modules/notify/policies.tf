@@ -61,28 +61,20 @@ resource "aws_sqs_queue_policy" "delivery_dlq" {
   policy    = data.aws_iam_policy_document.queue["${each.key}-delivery-dlq"].json
 }
 
-# Topics accept publishes from this account's principals only (the workflow role), over TLS.
-data "aws_caller_identity" "current" {}
-
+# Topics accept publishes from the roles the stack declares (the workflow role) only, named by ARN, over TLS.
 data "aws_iam_policy_document" "topic" {
   for_each = aws_sns_topic.this
 
   source_policy_documents = [module.policy_statements.deny_insecure_transport["topic-${each.key}"]]
 
   statement {
-    sid       = "AccountPublishes"
+    sid       = "PublishersPublish"
     actions   = ["sns:Publish"]
     resources = [each.value.arn]
 
     principals {
       type        = "AWS"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:PrincipalAccount"
-      values   = [data.aws_caller_identity.current.account_id]
+      identifiers = var.publisher_role_arns
     }
   }
 }

@@ -51,6 +51,16 @@ variable "name_prefix" {
   }
 }
 
+variable "publisher_role_arns" {
+  description = "ARNs of the IAM roles that may publish to both topics (the workflow role); the topic policies name them and nobody else."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.publisher_role_arns) > 0 && alltrue([for arn in var.publisher_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", arn))])
+    error_message = "publisher_role_arns must list at least one IAM role ARN (arn:aws:iam::<account>:role/<name>)."
+  }
+}
+
 variable "tags" {
   description = "Tags added to every topic and queue."
   type        = map(string)

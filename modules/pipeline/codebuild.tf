@@ -1,13 +1,20 @@
 locals {
+  # What each build is, known before anything exists: the build roles come from it (the storage and other key
+  # policies name those roles, and the functions the deploy build's variables name use those keys).
+  project_descriptions = {
+    test   = "Lint and unit tests (./noxw -s lint unit)."
+    deploy = "Plan and apply envs/aws (./noxw -s plan/deploy -- aws), then shift the Lambda aliases with CodeDeploy."
+  }
+
   # Both projects run the repository's own buildspecs (deploy/), which call the same nox sessions a developer does.
   projects = {
     test = {
-      description = "Lint and unit tests (./noxw -s lint unit)."
+      description = local.project_descriptions["test"]
       timeout     = 30
       variables   = {}
     }
     deploy = {
-      description = "Plan and apply envs/aws (./noxw -s plan/deploy -- aws), then shift the Lambda aliases with CodeDeploy."
+      description = local.project_descriptions["deploy"]
       timeout     = 60
       variables = {
         TF_STATE_BUCKET        = local.state_bucket

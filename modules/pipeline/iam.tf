@@ -2,23 +2,33 @@ locals {
   project_arns = { for k, p in aws_codebuild_project.this : k => p.arn }
   alias_arns   = [for arn in values(local.function_arns) : "${arn}:*"]
 
-  # Built from the names (the deployment group and the target need these roles first): what CodeDeploy and
-  # EventBridge act for when they assume their roles.
+  # Built from the names (the pipeline, the projects, the deployment group and the target need these roles
+  # first): what each service acts for when it assumes its role.
+  pipeline_arn         = "arn:${local.partition}:codepipeline:${local.region}:${local.account_id}:${var.name_prefix}"
+  build_project_arns   = { for k, _ in local.project_descriptions : k => "arn:${local.partition}:codebuild:${local.region}:${local.account_id}:project/${var.name_prefix}-${k}" }
   deployment_group_arn = "arn:${local.partition}:codedeploy:${local.region}:${local.account_id}:deploymentgroup:${local.codedeploy_app_name}/${local.deployment_group_name}"
   push_rule_arn        = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.push_rule_name}"
+
+  # CodePipeline keeps each artifact under <pipeline name, 20 chars>/<artifact name, 20 chars>/: the builds
+  # read the source artifact there and write nothing (neither build action declares output artifacts).
+  source_artifact_objects = "${var.artifacts_bucket_arn}/${substr(var.name_prefix, 0, 20)}/source/*"
 }
 
 # Every role's trust policy, from the shared building block: the service, bound to this account
-# (aws:SourceAccount) and, where the service sends it, to the one resource it acts for (aws:SourceArn).
+# (aws:SourceAccount) and to the one resource it acts for (aws:SourceArn), which each of these services sends
+# (the "Cross-service confused deputy prevention" pages of the CodePipeline, CodeBuild and CodeDeploy guides,
+# and EventBridge's "Using IAM roles" for rule targets).
 module "policy_statements" {
   source = "../policy_statements"
 
-  service_trust = {
-    pipeline   = { service = "codepipeline.amazonaws.com" } # rendered as one string, as CodePipeline insists
-    build      = { service = "codebuild.amazonaws.com" }
-    codedeploy = { service = "codedeploy.amazonaws.com", source_arns = [local.deployment_group_arn] }
-    trigger    = { service = "events.amazonaws.com", source_arns = [local.push_rule_arn] }
-  }
+  service_trust = merge(
+    {
+      pipeline   = { service = "codepipeline.amazonaws.com", source_arns = [local.pipeline_arn] } # one string, as CodePipeline insists
+      codedeploy = { service = "codedeploy.amazonaws.com", source_arns = [local.deployment_group_arn] }
+      trigger    = { service = "events.amazonaws.com", source_arns = [local.push_rule_arn] }
+    },
+    { for k, arn in local.build_project_arns : "build-${k}" => { service = "codebuild.amazonaws.com", source_arns = [arn] } },
+  )
 }
 
 # --- CodePipeline ---------------------------------------------------------------------------------------------
@@ -75,11 +85,11 @@ resource "aws_iam_role_policy" "pipeline" {
 
 # --- CodeBuild (one role per project) -------------------------------------------------------------------------
 resource "aws_iam_role" "build" {
-  for_each = local.projects
+  for_each = local.project_descriptions
 
   name               = "${var.name_prefix}-build-${each.key}"
-  description        = "CodeBuild ${each.key}: ${each.value.description}"
-  assume_role_policy = module.policy_statements.service_trust["build"]
+  description        = "CodeBuild ${each.key}: ${each.value}"
+  assume_role_policy = module.policy_statements.service_trust["build-${each.key}"]
   tags               = var.tags
 }
 
@@ -92,15 +102,17 @@ data "aws_iam_policy_document" "build" {
     resources = ["${module.log_group.arns[each.key]}:*"]
   }
 
+  # Read-only: a build that could write the artifact store could overwrite the source artifact the next
+  # action (the deploy) runs.
   statement {
     sid       = "ReadSourceArtifact"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
-    resources = ["${var.artifacts_bucket_arn}/*"]
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = [local.source_artifact_objects]
   }
 
   statement {
-    sid       = "ArtifactKey"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    sid       = "DecryptSourceArtifact"
+    actions   = ["kms:Decrypt"]
     resources = [var.storage_key_arn]
   }
 

@@ -37,3 +37,14 @@ output "repository_name" {
   description = "Name of the CodeCommit repository."
   value       = aws_codecommit_repository.this.repository_name
 }
+
+output "role_arns" {
+  description = "ARN of each role: pipeline, build_test, build_deploy, codedeploy, trigger (the stack names the pipeline and build roles in the storage key's policy)."
+  value = {
+    pipeline     = aws_iam_role.pipeline.arn
+    build_test   = aws_iam_role.build["test"].arn
+    build_deploy = aws_iam_role.build["deploy"].arn
+    codedeploy   = aws_iam_role.codedeploy.arn
+    trigger      = aws_iam_role.trigger.arn
+  }
+}

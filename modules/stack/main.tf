@@ -4,9 +4,34 @@ locals {
   tags = merge(var.tags, { Environment = var.environment, Stack = var.name_prefix })
 }
 
+# The roles each key policy names (its users, through the family's services). The roles exist before the
+# keys; their policies, which name the keys, come after: no cycle.
+locals {
+  pipeline_roles = var.enable_pipeline ? module.pipeline[0].role_arns : {}
+  # The pipeline's deploy build runs `terraform apply` on aws: it creates the EFS file system, the ECR
+  # repository and the functions, whose services create grants on the scratch, registry and functions keys.
+  deployer = var.enable_pipeline ? [local.pipeline_roles.build_deploy] : []
+
+  key_users = {
+    # S3 objects (specs, renders, artifacts) and the pipeline's CodeCommit repository.
+    storage = concat(
+      [module.batch.job_role_arn, module.functions.role_arns["validate_input"], module.functions.role_arns["publish_results"]],
+      var.enable_pipeline ? [local.pipeline_roles.pipeline, local.pipeline_roles.build_test, local.pipeline_roles.build_deploy] : [],
+    )
+    # Publishes to the encrypted topics (SNS and EventBridge deliver into the queues as service principals).
+    messaging = [module.workflow.role_arn]
+    # Lambda decrypts each function's environment for its role; the deployer lets Lambda create the grant.
+    functions = concat(values(module.functions.role_arns), local.deployer)
+    # The Fargate agent pulls the worker image through ECR.
+    registry = concat([module.batch.execution_role_arn], local.deployer)
+    scratch  = local.deployer
+  }
+}
+
 module "kms" {
   source = "../kms"
 
+  key_users   = { for family, users in local.key_users : family => users if length(users) > 0 }
   name_prefix = var.name_prefix
   tags        = local.tags
 }
@@ -54,9 +79,10 @@ module "ecr" {
 module "notify" {
   source = "../notify"
 
-  kms_key_arn = module.kms.key_arns["messaging"]
-  name_prefix = var.name_prefix
-  tags        = local.tags
+  kms_key_arn         = module.kms.key_arns["messaging"]
+  name_prefix         = var.name_prefix
+  publisher_role_arns = [module.workflow.role_arn] # the one publisher the stack declares
+  tags                = local.tags
 }
 
 module "events" {

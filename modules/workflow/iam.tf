@@ -3,14 +3,19 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   # The managed rule Step Functions creates in this account to learn when a .sync Batch job ends.
   batch_sync_rule_arn = "arn:${data.aws_partition.current.partition}:events:${local.region}:${local.account_id}:rule/StepFunctionsGetEventsForBatchJobsRule"
+  # Built from the name: the state machine needs the role first, so its own ARN would be a cycle.
+  state_machine_name = "${var.name_prefix}-render"
+  state_machine_arn  = "arn:${data.aws_partition.current.partition}:states:${local.region}:${local.account_id}:stateMachine:${local.state_machine_name}"
 }
 
-# Confused-deputy guard: only state machines of this account may assume the role (shared statements module).
+# Confused-deputy guard: only this state machine of this account may assume the role (Step Functions sends
+# aws:SourceArn, the state machine's ARN, and aws:SourceAccount: Step Functions Developer Guide, "Cross-service
+# confused deputy prevention").
 module "policy_statements" {
   source = "../policy_statements"
 
   service_trust = {
-    states = { service = "states.amazonaws.com" }
+    states = { service = "states.amazonaws.com", source_arns = [local.state_machine_arn] }
   }
 }
 

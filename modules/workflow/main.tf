@@ -18,7 +18,7 @@ locals {
 resource "aws_sfn_state_machine" "this" {
   #checkov:skip=CKV_AWS_285:Logging is on (log_level, ERROR by default) but never with execution data: inputs and outputs name confidential specs.
   #checkov:skip=CKV_AWS_284:X-Ray tracing is the tracing_enabled input (off by default; the local cloud has no X-Ray).
-  name     = "${var.name_prefix}-render"
+  name     = local.state_machine_name
   type     = "STANDARD"
   role_arn = aws_iam_role.this.arn
   # Round-trip through jsondecode so the stored definition is compact and whitespace never shows as a diff.

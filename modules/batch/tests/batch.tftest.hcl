@@ -72,14 +72,22 @@ run "deploys" {
       Effect    = "Allow"
       Action    = "sts:AssumeRole"
       Principal = { Service = "ecs-tasks.amazonaws.com" }
-      Condition = { StringEquals = { "aws:SourceAccount" = run.setup.account_id } }
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = run.setup.account_id }
+        ArnLike      = { "aws:SourceArn" = "arn:aws:ecs:${run.setup.region}:${run.setup.account_id}:*" }
+      }
     }]
-    error_message = "the job role trusts only ecs-tasks.amazonaws.com acting for this account"
+    error_message = "the job role trusts only ecs-tasks.amazonaws.com acting for ECS tasks of this account and region"
   }
 
   assert {
-    condition     = aws_iam_role.execution.assume_role_policy == aws_iam_role.job.assume_role_policy
-    error_message = "the execution role trusts exactly what the job role trusts (ecs-tasks for this account)"
+    condition = jsondecode(aws_iam_role.execution.assume_role_policy).Statement == [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = "ecs-tasks.amazonaws.com" }
+      Condition = { StringEquals = { "aws:SourceAccount" = run.setup.account_id } }
+    }]
+    error_message = "the execution role trusts only ecs-tasks.amazonaws.com acting for this account"
   }
 
   assert {
@@ -87,9 +95,12 @@ run "deploys" {
       Effect    = "Allow"
       Action    = "sts:AssumeRole"
       Principal = { Service = "batch.amazonaws.com" }
-      Condition = { StringEquals = { "aws:SourceAccount" = run.setup.account_id } }
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = run.setup.account_id }
+        ArnLike      = { "aws:SourceArn" = "arn:aws:batch:${run.setup.region}:${run.setup.account_id}:*" }
+      }
     }]
-    error_message = "the (local-only) service role trusts only batch.amazonaws.com acting for this account"
+    error_message = "the (local-only) service role trusts only batch.amazonaws.com acting for Batch of this account and region"
   }
 
   # --- permissions

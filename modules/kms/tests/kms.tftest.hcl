@@ -1,5 +1,6 @@
 # The six family keys against the local cloud: what each key policy grants, and to whom, is checked statement
-# by statement, so dropping a condition or widening a principal fails here.
+# by statement, so dropping a condition, widening a principal (no "*"), or a CreateGrant without
+# kms:GrantIsForAWSResource fails here.
 variables {
   name_prefix = "tt-kms"
 }
@@ -10,6 +11,12 @@ run "keys" {
   variables {
     deletion_window_in_days = 7
     tags                    = { Owner = "tt-kms" }
+    # The local cloud does not look the roles up; AWS insists they exist (the stack creates them first).
+    key_users = {
+      storage   = ["arn:aws:iam::123456789012:role/tt-kms-worker", "arn:aws:iam::123456789012:role/tt-kms-publish"]
+      scratch   = ["arn:aws:iam::123456789012:role/tt-kms-deployer"]
+      messaging = ["arn:aws:iam::123456789012:role/tt-kms-workflow"]
+    }
   }
 
   assert {
@@ -49,57 +56,98 @@ run "keys" {
     error_message = "every key carries its family's policy document"
   }
 
-  # Families whose key only this account's principals use, through one service each.
+  # What every key policy opens with: the account root administers (AWS's default statement, which is what
+  # lets IAM policies count for the key).
   assert {
-    condition = alltrue([for f, service in { storage = "s3", scratch = "elasticfilesystem", functions = "lambda", registry = "ecr" } :
-      jsondecode(data.aws_iam_policy_document.key[f].json).Statement == [
-        {
-          Sid       = "AccountRootAdministers"
-          Effect    = "Allow"
-          Action    = "kms:*"
-          Resource  = "*"
-          Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:root" }
-        },
-        {
-          Sid       = "AccountUsesThroughFamilyServices"
-          Effect    = "Allow"
-          Action    = ["kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Encrypt", "kms:DescribeKey", "kms:Decrypt", "kms:CreateGrant"]
-          Resource  = "*"
-          Principal = { AWS = "*" }
-          Condition = {
-            StringEquals = {
-              "kms:CallerAccount" = data.aws_caller_identity.current.account_id
-              "kms:ViaService"    = "${service}.${data.aws_region.current.name}.amazonaws.com"
-            }
-          }
-        },
-      ]
-    ])
-    error_message = "storage, scratch, functions and registry keys: the root administers; account principals use them only via their service"
-  }
-
-  assert {
-    condition = jsondecode(data.aws_iam_policy_document.key["logs"].json).Statement == [
-      {
+    condition = alltrue([for f, k in aws_kms_key.this :
+      jsondecode(data.aws_iam_policy_document.key[f].json).Statement[0] == {
         Sid       = "AccountRootAdministers"
         Effect    = "Allow"
         Action    = "kms:*"
         Resource  = "*"
         Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:root" }
-      },
+      }
+    ])
+    error_message = "every key policy starts with the account root administering the key"
+  }
+
+  # No statement names every principal of the account, and CreateGrant appears only for AWS resources.
+  assert {
+    condition = alltrue(flatten([for f, k in aws_kms_key.this : [
+      for s in jsondecode(data.aws_iam_policy_document.key[f].json).Statement :
+      try(s.Principal.AWS, null) != "*" && (
+        !contains(flatten([s.Action]), "kms:CreateGrant")
+        || try(s.Condition.Bool["kms:GrantIsForAWSResource"], null) == "true"
+      )
+    ]]))
+    error_message = "no key statement admits the principal \"*\"; kms:CreateGrant only with kms:GrantIsForAWSResource true"
+  }
+
+  # Principal and ViaService lists come back in set-hash order: compared sorted.
+  assert {
+    condition = [for s in slice(jsondecode(data.aws_iam_policy_document.key["storage"].json).Statement, 1, 2) : merge(s, {
+      Action    = sort(s.Action)
+      Principal = { AWS = sort(s.Principal.AWS) }
+      Condition = { StringEquals = merge(s.Condition.StringEquals, { "kms:ViaService" = sort(s.Condition.StringEquals["kms:ViaService"]) }) }
+      })] == [{
+      Sid       = "FamilyRolesUseThroughFamilyServices"
+      Effect    = "Allow"
+      Action    = sort(["kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Encrypt", "kms:DescribeKey", "kms:Decrypt"])
+      Resource  = "*"
+      Principal = { AWS = sort(["arn:aws:iam::123456789012:role/tt-kms-worker", "arn:aws:iam::123456789012:role/tt-kms-publish"]) }
+      Condition = {
+        StringEquals = {
+          "kms:CallerAccount" = data.aws_caller_identity.current.account_id
+          "kms:ViaService"    = sort(["s3.${data.aws_region.current.name}.amazonaws.com", "codecommit.${data.aws_region.current.name}.amazonaws.com"])
+        }
+      }
+    }] && length(jsondecode(data.aws_iam_policy_document.key["storage"].json).Statement) == 2
+    error_message = "storage key: the named roles use it through S3 (and the pipeline's CodeCommit) only, no grants"
+  }
+
+  assert {
+    condition = slice(jsondecode(data.aws_iam_policy_document.key["scratch"].json).Statement, 1, 3) == [
       {
-        Sid       = "AccountUsesThroughFamilyServices"
+        Sid       = "FamilyRolesUseThroughFamilyServices"
         Effect    = "Allow"
-        Action    = ["kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Encrypt", "kms:DescribeKey", "kms:Decrypt", "kms:CreateGrant"]
+        Action    = ["kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Encrypt", "kms:DescribeKey", "kms:Decrypt"]
         Resource  = "*"
-        Principal = { AWS = "*" }
+        Principal = { AWS = "arn:aws:iam::123456789012:role/tt-kms-deployer" }
         Condition = {
           StringEquals = {
             "kms:CallerAccount" = data.aws_caller_identity.current.account_id
-            "kms:ViaService"    = "logs.${data.aws_region.current.name}.amazonaws.com"
+            "kms:ViaService"    = "elasticfilesystem.${data.aws_region.current.name}.amazonaws.com"
           }
         }
       },
+      {
+        Sid       = "FamilyRolesLetFamilyServicesCreateGrants"
+        Effect    = "Allow"
+        Action    = "kms:CreateGrant"
+        Resource  = "*"
+        Principal = { AWS = "arn:aws:iam::123456789012:role/tt-kms-deployer" }
+        Condition = {
+          Bool = { "kms:GrantIsForAWSResource" = "true" }
+          StringEquals = {
+            "kms:CallerAccount" = data.aws_caller_identity.current.account_id
+            "kms:ViaService"    = "elasticfilesystem.${data.aws_region.current.name}.amazonaws.com"
+          }
+        }
+      },
+    ] && length(jsondecode(data.aws_iam_policy_document.key["scratch"].json).Statement) == 3
+    error_message = "scratch key: the named role uses it through EFS, and lets EFS create grants for its file systems only"
+  }
+
+  # Families no role was named for: the root alone (and the service principals below).
+  assert {
+    condition = alltrue([for f in ["functions", "registry"] :
+      length(jsondecode(data.aws_iam_policy_document.key[f].json).Statement) == 1
+    ])
+    error_message = "functions and registry keys, with no key_users: only the root statement"
+  }
+
+  assert {
+    condition = slice(jsondecode(data.aws_iam_policy_document.key["logs"].json).Statement, 1, 2) == [
       {
         Sid       = "ServicePrincipalsUse"
         Effect    = "Allow"
@@ -112,25 +160,18 @@ run "keys" {
           }
         }
       },
-    ]
+    ] && length(jsondecode(data.aws_iam_policy_document.key["logs"].json).Statement) == 2
     error_message = "logs key: CloudWatch Logs of this region may use it, bound to this account's log groups by encryption context"
   }
 
   assert {
-    condition = jsondecode(data.aws_iam_policy_document.key["messaging"].json).Statement == [
+    condition = slice(jsondecode(data.aws_iam_policy_document.key["messaging"].json).Statement, 1, 3) == [
       {
-        Sid       = "AccountRootAdministers"
+        Sid       = "FamilyRolesUseThroughFamilyServices"
         Effect    = "Allow"
-        Action    = "kms:*"
+        Action    = ["kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Encrypt", "kms:DescribeKey", "kms:Decrypt"]
         Resource  = "*"
-        Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:root" }
-      },
-      {
-        Sid       = "AccountUsesThroughFamilyServices"
-        Effect    = "Allow"
-        Action    = ["kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Encrypt", "kms:DescribeKey", "kms:Decrypt", "kms:CreateGrant"]
-        Resource  = "*"
-        Principal = { AWS = "*" }
+        Principal = { AWS = "arn:aws:iam::123456789012:role/tt-kms-workflow" }
         Condition = {
           StringEquals = {
             "kms:CallerAccount" = data.aws_caller_identity.current.account_id
@@ -146,8 +187,8 @@ run "keys" {
         Principal = { Service = ["sns.amazonaws.com", "events.amazonaws.com"] }
         Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
       },
-    ]
-    error_message = "messaging key: SNS and EventBridge may use it for this account only; account principals via SNS and SQS"
+    ] && length(jsondecode(data.aws_iam_policy_document.key["messaging"].json).Statement) == 3
+    error_message = "messaging key: the workflow role through SNS and SQS; SNS and EventBridge for this account only"
   }
 }
 
@@ -166,7 +207,18 @@ run "rejects_bad_input" {
   variables {
     deletion_window_in_days = 6
     name_prefix             = "Bad_Prefix"
+    key_users               = { storage = ["arn:aws:iam::123456789012:user/someone"] }
   }
 
-  expect_failures = [var.deletion_window_in_days, var.name_prefix]
+  expect_failures = [var.deletion_window_in_days, var.name_prefix, var.key_users]
+}
+
+run "rejects_unknown_families" {
+  command = plan
+
+  variables {
+    key_users = { everything = ["arn:aws:iam::123456789012:role/tt-kms-worker"] }
+  }
+
+  expect_failures = [var.key_users]
 }

@@ -109,10 +109,13 @@ run "network" {
         Effect    = "Allow"
         Action    = "sts:AssumeRole"
         Principal = { Service = "vpc-flow-logs.amazonaws.com" }
-        Condition = { StringEquals = { "aws:SourceAccount" = split(":", aws_vpc.this.arn)[4] } }
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = split(":", aws_vpc.this.arn)[4] }
+          ArnLike      = { "aws:SourceArn" = "arn:aws:ec2:${split(":", aws_vpc.this.arn)[3]}:${split(":", aws_vpc.this.arn)[4]}:vpc-flow-log/*" }
+        }
       }]
     }
-    error_message = "only VPC Flow Logs may assume the role, and only while acting for this account"
+    error_message = "only VPC Flow Logs may assume the role, and only while acting for a flow log of this account and region"
   }
 
   assert {

@@ -6,8 +6,9 @@
 # Policy statements are compared as maps by Sid with Action and Resource sorted: the provider renders those lists
 # in set-hash order, so the comparison is exact about their contents and indifferent to their order.
 variables {
-  kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/22222222-2222-2222-2222-222222222222"
-  name_prefix = "tt-notify"
+  kms_key_arn         = "arn:aws:kms:us-east-1:123456789012:key/22222222-2222-2222-2222-222222222222"
+  name_prefix         = "tt-notify"
+  publisher_role_arns = ["arn:aws:iam::123456789012:role/tt-notify-workflow"]
 }
 
 # Planned before anything exists: the defaults of the optional inputs. (Against the local cloud the data key
@@ -135,19 +136,18 @@ run "applies" {
     error_message = "each queue policy is attached to its own queue"
   }
 
-  # --- topic policies: publishes from this account's principals only, over TLS ----------------------------------
+  # --- topic policies: publishes from the declared publisher roles only (by ARN, not the account), over TLS -------
   assert {
     condition = alltrue([for k, t in aws_sns_topic.this : {
       for s in jsondecode(aws_sns_topic_policy.this[k].policy).Statement :
       s.Sid => merge(s, { Action = sort(flatten([s.Action])), Resource = sort(flatten([s.Resource])) })
       } == {
-      AccountPublishes = {
-        Sid       = "AccountPublishes"
+      PublishersPublish = {
+        Sid       = "PublishersPublish"
         Effect    = "Allow"
         Action    = sort(["sns:Publish"])
         Resource  = sort([t.arn])
-        Principal = { AWS = "*" }
-        Condition = { StringEquals = { "aws:PrincipalAccount" = data.aws_caller_identity.current.account_id } }
+        Principal = { AWS = "arn:aws:iam::123456789012:role/tt-notify-workflow" }
       }
       DenyInsecureTransport = {
         Sid       = "DenyInsecureTransport"
@@ -158,7 +158,7 @@ run "applies" {
         Condition = { Bool = { "aws:SecureTransport" = "false" } }
       }
     }])
-    error_message = "each topic admits sns:Publish from this account's principals only, and denies publishes without TLS"
+    error_message = "each topic admits sns:Publish from the publisher role by ARN only (no account-wide principal), and denies publishes without TLS"
   }
 
   assert {
@@ -300,6 +300,7 @@ run "rejects_bad_input" {
     max_receive_count                 = 0
     message_retention_seconds         = 30
     name_prefix                       = "TT_notify"
+    publisher_role_arns               = ["arn:aws:iam::123456789012:user/someone"]
     visibility_timeout_seconds        = 43201
   }
 
@@ -309,6 +310,7 @@ run "rejects_bad_input" {
     var.max_receive_count,
     var.message_retention_seconds,
     var.name_prefix,
+    var.publisher_role_arns,
     var.visibility_timeout_seconds,
   ]
 }

@@ -36,9 +36,12 @@ run "applies" {
       Effect    = "Allow"
       Action    = "sts:AssumeRole"
       Principal = { Service = "codepipeline.amazonaws.com" }
-      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = local.account_id }
+        ArnLike      = { "aws:SourceArn" = aws_codepipeline.this.arn }
+      }
     }]
-    error_message = "CodePipeline (named as one string, as it insists) may assume the pipeline role, for this account only"
+    error_message = "CodePipeline (named as one string, as it insists) may assume the pipeline role, for this pipeline only"
   }
 
   assert {
@@ -46,9 +49,12 @@ run "applies" {
       Effect    = "Allow"
       Action    = "sts:AssumeRole"
       Principal = { Service = "codebuild.amazonaws.com" }
-      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = local.account_id }
+        ArnLike      = { "aws:SourceArn" = aws_codebuild_project.this[k].arn }
+      }
     }]])
-    error_message = "CodeBuild may assume each build role, for this account only"
+    error_message = "CodeBuild may assume each build role for that role's own project only"
   }
 
   assert {
@@ -134,17 +140,17 @@ run "applies" {
       ReadSourceArtifact = {
         Sid      = "ReadSourceArtifact"
         Effect   = "Allow"
-        Action   = sort(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"])
-        Resource = sort(["arn:aws:s3:::tt-pipeline-artifacts/*"])
+        Action   = sort(["s3:GetObject", "s3:GetObjectVersion"])
+        Resource = sort(["arn:aws:s3:::tt-pipeline-artifacts/tt-pipeline/source/*"])
       }
-      ArtifactKey = {
-        Sid      = "ArtifactKey"
+      DecryptSourceArtifact = {
+        Sid      = "DecryptSourceArtifact"
         Effect   = "Allow"
-        Action   = sort(["kms:Decrypt", "kms:GenerateDataKey"])
+        Action   = sort(["kms:Decrypt"])
         Resource = sort([var.storage_key_arn])
       }
     }
-    error_message = "the test build role: its own log group, the artifacts, the storage key; no state, Lambda or CodeDeploy access"
+    error_message = "the test build role: its own log group, reading (never writing) the source artifact, decrypting with the storage key; no state, Lambda or CodeDeploy access"
   }
 
   assert {
@@ -161,13 +167,13 @@ run "applies" {
       ReadSourceArtifact = {
         Sid      = "ReadSourceArtifact"
         Effect   = "Allow"
-        Action   = sort(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"])
-        Resource = sort(["arn:aws:s3:::tt-pipeline-artifacts/*"])
+        Action   = sort(["s3:GetObject", "s3:GetObjectVersion"])
+        Resource = sort(["arn:aws:s3:::tt-pipeline-artifacts/tt-pipeline/source/*"])
       }
-      ArtifactKey = {
-        Sid      = "ArtifactKey"
+      DecryptSourceArtifact = {
+        Sid      = "DecryptSourceArtifact"
         Effect   = "Allow"
-        Action   = sort(["kms:Decrypt", "kms:GenerateDataKey"])
+        Action   = sort(["kms:Decrypt"])
         Resource = sort([var.storage_key_arn])
       }
       TerraformStateObjects = {
@@ -443,9 +449,16 @@ run "applies" {
       output.codedeploy_deployment_group_name == aws_codedeploy_deployment_group.this.deployment_group_name &&
       output.deploy_role_name == aws_iam_role.build["deploy"].name &&
       output.pipeline_arn == aws_codepipeline.this.arn && output.pipeline_name == "tt-pipeline" &&
-      output.repository_name == "tt-pipeline" && output.repository_clone_url_http == aws_codecommit_repository.this.clone_url_http
+      output.repository_name == "tt-pipeline" && output.repository_clone_url_http == aws_codecommit_repository.this.clone_url_http &&
+      output.role_arns == {
+        pipeline     = aws_iam_role.pipeline.arn
+        build_test   = aws_iam_role.build["test"].arn
+        build_deploy = aws_iam_role.build["deploy"].arn
+        codedeploy   = aws_iam_role.codedeploy.arn
+        trigger      = aws_iam_role.trigger.arn
+      }
     )
-    error_message = "the outputs name the projects, CodeDeploy, the deploy role, the pipeline and the repository"
+    error_message = "the outputs name the projects, CodeDeploy, the deploy role, the pipeline, the repository and every role's ARN"
   }
 }
 
@@ -525,6 +538,21 @@ run "optional_inputs" {
       ])
     }
     error_message = "the deploy role follows the state bucket and key, and the functions"
+  }
+}
+
+# CodePipeline keys an artifact by the first 20 characters of the pipeline's name: the builds' read-only grant
+# follows, so a long name cannot leave the source artifact outside it (or widen it to the whole bucket).
+run "long_name_keeps_the_source_artifact_prefix" {
+  command = plan
+
+  variables {
+    name_prefix = "tt-pipeline-with-a-long-name"
+  }
+
+  assert {
+    condition     = local.source_artifact_objects == "arn:aws:s3:::tt-pipeline-artifacts/tt-pipeline-with-a-l/source/*"
+    error_message = "the builds read <bucket>/<pipeline name, 20 chars>/source/* only"
   }
 }
 

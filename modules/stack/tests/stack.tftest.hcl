@@ -41,6 +41,18 @@ run "contract_and_pipeline" {
     condition     = length(module.pipeline) == 1
     error_message = "the pipeline is on by default"
   }
+
+  # Who each key policy names (the ARNs themselves are known only after apply; the live suites use them).
+  assert {
+    condition = { for f, users in local.key_users : f => length(users) } == {
+      storage   = 6 # the job role, both function roles, the pipeline and both build roles
+      messaging = 1 # the workflow role
+      functions = 3 # both function roles, the deploy build (which lets Lambda create grants)
+      registry  = 2 # the Fargate agent, the deploy build
+      scratch   = 1 # the deploy build
+    }
+    error_message = "the key policies name the job, function, workflow, pipeline and build roles, and the deploy build for the grant-making families"
+  }
 }
 
 run "aws_shaped_without_pipeline" {
@@ -57,6 +69,13 @@ run "aws_shaped_without_pipeline" {
   assert {
     condition     = length(module.pipeline) == 0
     error_message = "enable_pipeline = false must leave the pipeline out"
+  }
+
+  assert {
+    condition = { for f, users in local.key_users : f => length(users) } == {
+      storage = 3, messaging = 1, functions = 2, registry = 1, scratch = 0
+    }
+    error_message = "without the pipeline, the key policies name only the job, function, workflow and Fargate agent roles"
   }
 
   assert {
