@@ -77,7 +77,7 @@ def unit(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def localcloud(session: nox.Session) -> None:
-    """The embedded AWS: `nox -s localcloud -- up|down|status|logs`."""
+    """The embedded AWS: `nox -s localcloud -- up|down|status|env|logs`."""
     _run(session, "python", "-m", "localcloud", *(session.posargs or ["status"]))
 
 
@@ -133,8 +133,39 @@ def smoke(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def integration(session: nox.Session) -> None:
-    """The whole workflow on the deployed stack, failure paths, DLQ and EventBridge capture."""
-    _run(session, "python", "-m", "pytest", "tests/integration", *session.posargs)
+    """The whole workflow on the deployed stack, failure paths, DLQ, EventBridge capture; then the IAM report.
+
+    On the local cloud the IAM report (`iam-report`, build/iam/report.md) follows pytest: it is written
+    whatever pytest found, and the session fails when either failed. With arguments (a partial run), unused
+    grants are listed but only denied calls fail the report."""
+    local = os.environ.get("FARM_ENV", "local") == "local"
+    tests_failed = None
+    try:
+        _run(session, "python", "-m", "pytest", "tests/integration", *session.posargs)
+    except nox.command.CommandFailed as failed:
+        tests_failed = failed
+    if not local:
+        session.log("IAM report skipped: only the local cloud records IAM decisions")
+    else:
+        try:
+            _run(session, "python", "-m", "farm.iam_report", *(["--denied-only"] if session.posargs else []))
+        except nox.command.CommandFailed:
+            if tests_failed is None:
+                session.error(
+                    "the IAM report found denied calls or unjustified unused grants (build/iam/report.md)"
+                )
+            session.log("the IAM report failed too (build/iam/report.md)")
+    if tests_failed is not None:
+        session.error("integration tests failed")
+
+
+@nox.session(name="iam-report", venv_backend="none")
+def iam_report(session: nox.Session) -> None:
+    """`nox -s iam-report [-- --denied-only|--clear]`: denied calls and unused grants (build/iam/report.md).
+
+    The local cloud's record of IAM decisions against the deployed stack's policies; grants only AWS itself
+    exercises are listed apart. Exit 1 on denied calls or unjustified unused grants."""
+    _run(session, "python", "-m", "farm.iam_report", *session.posargs)
 
 
 @nox.session(venv_backend="none")

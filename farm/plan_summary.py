@@ -50,6 +50,14 @@ INLINE_POLICY_ATTRS = {
     "access_policy": "access policy",
 }
 
+# The evidence behind the IAM changes: what the local suites called, and which grants no call used
+# (farm/iam_report.py writes build/iam/report.md; the summary lives in build/plan/<env>/).
+IAM_REPORT_LINK = (
+    "Least privilege, as exercised: the IAM report of the last local test run, "
+    "[build/iam/report.md](../../iam/report.md) (`nox -s iam-report`): calls denied to the stack's "
+    "workloads, grants no call used, grants only AWS itself exercises."
+)
+
 ACTION_ORDER = ["replace", "delete", "update", "create", "read", "no-op"]
 ACTION_LABEL = {
     "replace": "replace (destroy and re-create)",
@@ -445,7 +453,7 @@ def summarize(plan: dict[str, Any], env: str, note: str | None = None) -> str:
         out.append(f"- **{action_of(rc['change'])}** {_code(rc['address'])} {reason}".rstrip())
     out.append("")
 
-    out += ["## Security-relevant changes", ""]
+    out += ["## Security-relevant changes", "", IAM_REPORT_LINK, ""]
     changed = _changed(managed)
     any_security = False
     for title, types, describe in SECURITY_SECTIONS:
