@@ -54,6 +54,8 @@ data "aws_iam_policy_document" "job" {
   }
 
   statement {
+    # iam-report: aws ECS (Fargate): the task mounts the scratch access point with IAM authorisation as the job
+    # role (the local cloud does not check EFS mounts, localcloud/README.md).
     sid       = "MountScratch"
     actions   = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
     resources = [var.efs_file_system_arn]
@@ -82,6 +84,8 @@ resource "aws_iam_role" "execution" {
 
 data "aws_iam_policy_document" "execution" {
   statement {
+    # iam-report: aws ECS (Fargate agent): pulls the worker image as the execution role (the local cloud runs the
+    # worker without an image).
     sid       = "PullWorkerImage"
     actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
     resources = [var.repository_arn]
@@ -89,12 +93,15 @@ data "aws_iam_policy_document" "execution" {
 
   statement {
     # GetAuthorizationToken has no resource-level permissions.
+    # iam-report: aws ECS (Fargate agent): logs in to ECR before pulling the worker image.
     sid       = "RegistryLogin"
     actions   = ["ecr:GetAuthorizationToken"]
     resources = ["*"]
   }
 
   statement {
+    # iam-report: aws ECS (Fargate agent): the awslogs driver ships the worker output as the execution role (the
+    # local cloud ships it itself, localcloud/README.md).
     sid       = "WriteWorkerLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${module.log_group.arns["worker"]}:*"]

@@ -11,6 +11,9 @@ data "aws_iam_policy_document" "key" {
   # this key at all (without it only the principals named below could use it, and a lost role would lock the
   # key out for good). It grants nothing by itself: a principal still needs an IAM policy allowing the action.
   statement {
+    # iam-report: AWS's default statement: delegates the key to the account's IAM policies (every use an IAM
+    # policy grants goes through it) and keeps its administration with the account (Terraform, whose admin
+    # credentials the local cloud does not record).
     sid       = "AccountRootAdministers"
     actions   = ["kms:*"]
     resources = ["*"]
@@ -23,18 +26,45 @@ data "aws_iam_policy_document" "key" {
 
   # The roles of this stack that use the key (var.key_users), each only through the family's services and
   # for this account. Nobody else in the account uses it unless an IAM policy grants it (the root statement).
+  # S3, SNS and SQS only generate and decrypt data keys for them.
   dynamic "statement" {
-    for_each = length(lookup(var.key_users, each.key, [])) > 0 ? [1] : []
+    for_each = !each.value.grants && length(lookup(var.key_users, each.key, [])) > 0 ? [1] : []
 
     content {
-      sid = "FamilyRolesUseThroughFamilyServices"
-      actions = [
-        "kms:Decrypt",
-        "kms:DescribeKey",
-        "kms:Encrypt",
-        "kms:GenerateDataKey*",
-        "kms:ReEncrypt*",
-      ]
+      sid       = "FamilyRolesUseThroughFamilyServices"
+      actions   = each.value.role_actions
+      resources = ["*"]
+
+      principals {
+        type        = "AWS"
+        identifiers = var.key_users[each.key]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:CallerAccount"
+        values   = [local.account_id]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = [for service in each.value.via_services : "${service}.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+
+  # The same for the families whose service encrypts an AWS resource for the role that creates or runs it
+  # (EFS file systems, Lambda environments, ECR images).
+  dynamic "statement" {
+    for_each = each.value.grants && length(lookup(var.key_users, each.key, [])) > 0 ? [1] : []
+
+    content {
+      # iam-report: aws EFS, Lambda and ECR: encrypt and decrypt the file system, the functions' environments and
+      # the images for the deployer and the roles that run them (the local cloud models none of these
+      # encryptions, localcloud/README.md).
+      sid       = "FamilyRolesUseThroughResourceServices"
+      actions   = each.value.role_actions
       resources = ["*"]
 
       principals {
@@ -62,6 +92,8 @@ data "aws_iam_policy_document" "key" {
     for_each = each.value.grants && length(lookup(var.key_users, each.key, [])) > 0 ? [1] : []
 
     content {
+      # iam-report: aws EFS, Lambda and ECR: create a grant on the key for the resource they encrypt when the
+      # deployer creates it (the pipeline's deploy build; the local stack is deployed with admin credentials).
       sid       = "FamilyRolesLetFamilyServicesCreateGrants"
       actions   = ["kms:CreateGrant"]
       resources = ["*"]
@@ -91,18 +123,46 @@ data "aws_iam_policy_document" "key" {
     }
   }
 
+  # The pipeline's CodeCommit repository (storage key): CodeCommit encrypts and decrypts it for the roles that
+  # create it and read it (CodeCommit User Guide, "AWS KMS and encryption": Encrypt, Decrypt, ReEncrypt,
+  # GenerateDataKey*, DescribeKey).
   dynamic "statement" {
-    for_each = length(each.value.service_principals) > 0 ? [1] : []
+    for_each = each.key == "storage" && length(var.repository_key_users) > 0 ? [1] : []
 
     content {
-      sid = "ServicePrincipalsUse"
-      actions = [
-        "kms:Decrypt",
-        "kms:DescribeKey",
-        "kms:Encrypt",
-        "kms:GenerateDataKey*",
-        "kms:ReEncrypt*",
-      ]
+      # iam-report: aws CodeCommit: encrypts and decrypts the pipeline's repository for the pipeline's Source
+      # action and the deployer (the pipeline does not run locally yet, issue 16).
+      sid       = "RepositoryRolesUseThroughCodeCommit"
+      actions   = local.resource_actions
+      resources = ["*"]
+
+      principals {
+        type        = "AWS"
+        identifiers = var.repository_key_users
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:CallerAccount"
+        values   = [local.account_id]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["codecommit.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+
+  # The service principals that deliver into the family's resources (SNS and EventBridge into encrypted queues:
+  # data keys only), for this account.
+  dynamic "statement" {
+    for_each = length(each.value.service_principals) > 0 && each.key != "logs" ? [1] : []
+
+    content {
+      sid       = "ServicePrincipalsUse"
+      actions   = each.value.service_actions
       resources = ["*"]
 
       principals {
@@ -110,26 +170,35 @@ data "aws_iam_policy_document" "key" {
         identifiers = each.value.service_principals
       }
 
-      # CloudWatch Logs does not send aws:SourceAccount; it is bound by the log group ARN in the
-      # encryption context instead.
-      dynamic "condition" {
-        for_each = each.key == "logs" ? [] : [1]
+      condition {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [local.account_id]
+      }
+    }
+  }
 
-        content {
-          test     = "StringEquals"
-          variable = "aws:SourceAccount"
-          values   = [local.account_id]
-        }
+  # CloudWatch Logs encrypting this account's log groups. It does not send aws:SourceAccount; it is bound by the
+  # log group ARN in the encryption context instead.
+  dynamic "statement" {
+    for_each = each.key == "logs" ? [1] : []
+
+    content {
+      # iam-report: aws CloudWatch Logs: encrypts and decrypts the log groups' data with the key (the local cloud
+      # does not check Logs' own use of a group's key, localcloud/README.md).
+      sid       = "LogsEncryptsLogGroups"
+      actions   = each.value.service_actions
+      resources = ["*"]
+
+      principals {
+        type        = "Service"
+        identifiers = each.value.service_principals
       }
 
-      dynamic "condition" {
-        for_each = each.key == "logs" ? [1] : []
-
-        content {
-          test     = "ArnLike"
-          variable = "kms:EncryptionContext:aws:logs:arn"
-          values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:*"]
-        }
+      condition {
+        test     = "ArnLike"
+        variable = "kms:EncryptionContext:aws:logs:arn"
+        values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:*"]
       }
     }
   }

@@ -25,6 +25,17 @@ variable "key_users" {
   }
 }
 
+variable "repository_key_users" {
+  description = "ARNs of the IAM roles that use the storage key through CodeCommit (the pipeline's repository: its Source action and the deployer that creates it)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.repository_key_users : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", arn))])
+    error_message = "repository_key_users: every user is an IAM role ARN (arn:aws:iam::<account>:role/<name>)."
+  }
+}
+
 variable "name_prefix" {
   description = "Prefix of every key alias (alias/<name_prefix>-<family>) and Name tag."
   type        = string

@@ -48,6 +48,9 @@ resource "aws_iam_role" "flow_logs" {
 
 data "aws_iam_policy_document" "flow_logs" {
   statement {
+    # iam-report: aws VPC Flow Logs: publishes the VPC's flow records to its log group as this role (the local
+    # cloud captures no traffic).
+    sid = "PublishFlowLogs"
     actions = [
       "logs:CreateLogStream",
       "logs:DescribeLogStreams",

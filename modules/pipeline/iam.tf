@@ -41,24 +41,32 @@ resource "aws_iam_role" "pipeline" {
 
 data "aws_iam_policy_document" "pipeline" {
   statement {
+    # iam-report: aws CodePipeline: stores and fetches the artifacts of each stage as this role (the pipeline does
+    # not run locally yet, issue 16).
     sid       = "ArtifactObjects"
     actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
     resources = ["${var.artifacts_bucket_arn}/*"]
   }
 
   statement {
+    # iam-report: aws CodePipeline: checks the artifact store before a run (the pipeline does not run locally yet,
+    # issue 16).
     sid       = "ArtifactBucket"
     actions   = ["s3:GetBucketVersioning", "s3:GetBucketLocation"]
     resources = [var.artifacts_bucket_arn]
   }
 
   statement {
+    # iam-report: aws CodePipeline: encrypts and decrypts the artifacts through S3 (the pipeline does not run
+    # locally yet, issue 16).
     sid       = "ArtifactKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [var.storage_key_arn]
   }
 
   statement {
+    # iam-report: aws CodePipeline: the Source action archives the branch from CodeCommit (the pipeline does not
+    # run locally yet, issue 16).
     sid = "ReadSource"
     actions = [
       "codecommit:GetBranch",
@@ -71,6 +79,8 @@ data "aws_iam_policy_document" "pipeline" {
   }
 
   statement {
+    # iam-report: aws CodePipeline: the Build and Deploy actions start and follow the two projects (the pipeline
+    # does not run locally yet, issue 16).
     sid       = "RunBuilds"
     actions   = ["codebuild:StartBuild", "codebuild:BatchGetBuilds"]
     resources = values(local.project_arns)
@@ -97,6 +107,8 @@ data "aws_iam_policy_document" "build" {
   for_each = local.projects
 
   statement {
+    # iam-report: aws CodeBuild: ships the build's output to its log group (the pipeline does not run locally yet,
+    # issue 16).
     sid       = "WriteBuildLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${module.log_group.arns[each.key]}:*"]
@@ -105,12 +117,16 @@ data "aws_iam_policy_document" "build" {
   # Read-only: a build that could write the artifact store could overwrite the source artifact the next
   # action (the deploy) runs.
   statement {
+    # iam-report: aws CodeBuild: downloads the source artifact before the build starts (the pipeline does not run
+    # locally yet, issue 16).
     sid       = "ReadSourceArtifact"
     actions   = ["s3:GetObject", "s3:GetObjectVersion"]
     resources = [local.source_artifact_objects]
   }
 
   statement {
+    # iam-report: aws CodeBuild: decrypts the source artifact it downloads (the pipeline does not run locally yet,
+    # issue 16).
     sid       = "DecryptSourceArtifact"
     actions   = ["kms:Decrypt"]
     resources = [var.storage_key_arn]
@@ -119,6 +135,9 @@ data "aws_iam_policy_document" "build" {
   dynamic "statement" {
     for_each = each.key == "deploy" ? [1] : []
     content {
+      # iam-report: the deploy build's `terraform apply` (deploy/buildspec-deploy.yml) reads and writes the
+      # envs/aws state and its lock; never local (envs/local keeps its state on disk; the pipeline does not run
+      # locally yet, issue 16).
       sid       = "TerraformStateObjects"
       actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
       resources = ["arn:${local.partition}:s3:::${local.state_bucket}/${var.terraform_state_key}", "arn:${local.partition}:s3:::${local.state_bucket}/${var.terraform_state_key}.tflock"]
@@ -128,6 +147,8 @@ data "aws_iam_policy_document" "build" {
   dynamic "statement" {
     for_each = each.key == "deploy" ? [1] : []
     content {
+      # iam-report: the S3 backend lists the state bucket (deploy/buildspec-deploy.yml); never local (envs/local
+      # keeps its state on disk; the pipeline does not run locally yet, issue 16).
       sid       = "TerraformStateBucket"
       actions   = ["s3:ListBucket"]
       resources = ["arn:${local.partition}:s3:::${local.state_bucket}"]
@@ -137,6 +158,8 @@ data "aws_iam_policy_document" "build" {
   dynamic "statement" {
     for_each = each.key == "deploy" ? [1] : []
     content {
+      # iam-report: deploy/shift_aliases.py, after the deploy build's apply, reads each alias and the latest
+      # version (the pipeline does not run locally yet, issue 16).
       sid       = "FindVersionsToShift"
       actions   = ["lambda:GetAlias", "lambda:ListVersionsByFunction"]
       resources = concat(values(local.function_arns), local.alias_arns)
@@ -146,6 +169,9 @@ data "aws_iam_policy_document" "build" {
   dynamic "statement" {
     for_each = each.key == "deploy" ? [1] : []
     content {
+      # iam-report: deploy/shift_aliases.py creates and follows the CodeDeploy deployment (CreateDeployment,
+      # GetDeployment); the config and revision actions go with CreateDeployment in AWS's deployer policies (the
+      # pipeline does not run locally yet, issue 16).
       sid     = "ShiftAliases"
       actions = ["codedeploy:CreateDeployment", "codedeploy:GetDeployment", "codedeploy:GetDeploymentConfig", "codedeploy:GetApplicationRevision", "codedeploy:RegisterApplicationRevision"]
       resources = [
@@ -183,7 +209,9 @@ resource "aws_iam_role" "codedeploy" {
 
 data "aws_iam_policy_document" "codedeploy" {
   statement {
-    sid       = "ShiftAliases"
+    # iam-report: aws CodeDeploy: reads and moves each function's live alias during a deployment (the pipeline
+    # does not run locally yet, issue 16).
+    sid       = "MoveLiveAliases"
     actions   = ["lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetProvisionedConcurrencyConfig"]
     resources = concat(values(local.function_arns), local.alias_arns)
   }
@@ -205,6 +233,9 @@ resource "aws_iam_role" "trigger" {
 
 data "aws_iam_policy_document" "trigger" {
   statement {
+    # iam-report: aws EventBridge: the push rule's target starts the pipeline as this role (the pipeline does not
+    # run locally yet, issue 16).
+    sid       = "StartPipeline"
     actions   = ["codepipeline:StartPipelineExecution"]
     resources = [aws_codepipeline.this.arn]
   }

@@ -13,7 +13,7 @@ locals {
   deployer = var.enable_pipeline ? [local.pipeline_roles.build_deploy] : []
 
   key_users = {
-    # S3 objects (specs, renders, artifacts) and the pipeline's CodeCommit repository.
+    # S3 objects: specs, renders, and the pipeline's artifacts.
     storage = concat(
       [module.batch.job_role_arn, module.functions.role_arns["validate_input"], module.functions.role_arns["publish_results"]],
       var.enable_pipeline ? [local.pipeline_roles.pipeline, local.pipeline_roles.build_test, local.pipeline_roles.build_deploy] : [],
@@ -33,7 +33,9 @@ module "kms" {
 
   key_users   = { for family, users in local.key_users : family => users if length(users) > 0 }
   name_prefix = var.name_prefix
-  tags        = local.tags
+  # The pipeline's CodeCommit repository (storage key): its Source action reads it, the deployer creates it.
+  repository_key_users = var.enable_pipeline ? [local.pipeline_roles.pipeline, local.pipeline_roles.build_deploy] : []
+  tags                 = local.tags
 }
 
 module "network" {

@@ -47,12 +47,17 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
+    # iam-report: aws Step Functions: terminates the Batch job a .sync state waits for when its execution is
+    # stopped or times out (the local cloud does it too, patches/sfn_batch.py, but no suite stops an execution
+    # yet: `farm cancel`, issue 14).
     sid       = "StopRenderJobs"
     actions   = ["batch:TerminateJob"]
     resources = ["arn:${data.aws_partition.current.partition}:batch:${local.region}:${local.account_id}:job/*"]
   }
 
   statement {
+    # iam-report: aws Step Functions: creates and reads the managed rule StepFunctionsGetEventsForBatchJobsRule
+    # that tells it a .sync job ended (the local cloud polls DescribeJobs instead, localcloud/README.md).
     sid       = "BatchSyncEventsRule"
     actions   = ["events:PutTargets", "events:PutRule", "events:DescribeRule"]
     resources = [local.batch_sync_rule_arn]
@@ -72,6 +77,8 @@ data "aws_iam_policy_document" "this" {
 
   statement {
     # CloudWatch Logs delivery APIs have no resource-level permissions (AWS documents "*").
+    # iam-report: aws Step Functions: sets up the delivery of the execution history to the workflow log group
+    # (CloudWatch Logs vended logs; the local cloud records no log-delivery call).
     sid = "DeliverExecutionLogs"
     actions = [
       "logs:CreateLogDelivery",

@@ -134,8 +134,9 @@ def test_each_subscription_redrives_to_its_own_encrypted_delivery_dlq(stack):
         dlq = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])["Attributes"]
         assert dlq["KmsMasterKeyId"] == stack["kms_key_arns"]["messaging"]
         statements = {s["Sid"]: s for s in json.loads(dlq["Policy"])["Statement"]}
-        assert set(statements) == {"TopicDelivers", "DenyInsecureTransport"}
-        assert statements["TopicDelivers"]["Condition"] == {"ArnEquals": {"aws:SourceArn": topic}}
+        assert set(statements) == {"TopicRedrivesUndeliverable", "DenyInsecureTransport"}
+        redrive = statements["TopicRedrivesUndeliverable"]
+        assert redrive["Condition"] == {"ArnEquals": {"aws:SourceArn": topic}}
 
 
 def test_consumer_shows_what_a_dlq_holds_and_leaves_it(stack):

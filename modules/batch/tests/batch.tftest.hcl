@@ -115,7 +115,7 @@ run "deploys" {
       {
         Sid      = "WriteRenders"
         Effect   = "Allow"
-        Action   = ["s3:PutObject", "s3:GetObject"]
+        Action   = "s3:PutObject"
         Resource = "arn:aws:s3:::tt-batch-renders/*"
       },
       {
@@ -132,7 +132,7 @@ run "deploys" {
         Condition = { StringEquals = { "elasticfilesystem:AccessPointArn" = var.efs_access_point_arn } }
       },
     ]
-    error_message = "the job role reads spec objects (the validated version: GetObjectVersion), reads/writes render objects, uses the storage key and mounts scratch only through the access point"
+    error_message = "the job role reads spec objects (the validated version: GetObjectVersion), writes (never reads) render objects, uses the storage key and mounts scratch only through the access point"
   }
 
   assert {

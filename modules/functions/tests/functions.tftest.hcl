@@ -78,7 +78,7 @@ run "deploys" {
       {
         Sid      = "ReadSpecs"
         Effect   = "Allow"
-        Action   = ["s3:GetObjectVersion", "s3:GetObject"]
+        Action   = "s3:GetObjectVersion"
         Resource = "arn:aws:s3:::tt-functions-specs/*"
       },
       {

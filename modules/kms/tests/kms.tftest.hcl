@@ -17,6 +17,7 @@ run "keys" {
       scratch   = ["arn:aws:iam::123456789012:role/tt-kms-deployer"]
       messaging = ["arn:aws:iam::123456789012:role/tt-kms-workflow"]
     }
+    repository_key_users = ["arn:aws:iam::123456789012:role/tt-kms-pipeline"]
   }
 
   assert {
@@ -83,32 +84,46 @@ run "keys" {
     error_message = "no key statement admits the principal \"*\"; kms:CreateGrant only with kms:GrantIsForAWSResource true"
   }
 
-  # Principal and ViaService lists come back in set-hash order: compared sorted.
+  # Principal, Action and ViaService lists come back in set-hash order: compared sorted.
   assert {
-    condition = [for s in slice(jsondecode(data.aws_iam_policy_document.key["storage"].json).Statement, 1, 2) : merge(s, {
+    condition = [for s in slice(jsondecode(data.aws_iam_policy_document.key["storage"].json).Statement, 1, 3) : merge(s, {
       Action    = sort(s.Action)
-      Principal = { AWS = sort(s.Principal.AWS) }
-      Condition = { StringEquals = merge(s.Condition.StringEquals, { "kms:ViaService" = sort(s.Condition.StringEquals["kms:ViaService"]) }) }
-      })] == [{
-      Sid       = "FamilyRolesUseThroughFamilyServices"
-      Effect    = "Allow"
-      Action    = sort(["kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Encrypt", "kms:DescribeKey", "kms:Decrypt"])
-      Resource  = "*"
-      Principal = { AWS = sort(["arn:aws:iam::123456789012:role/tt-kms-worker", "arn:aws:iam::123456789012:role/tt-kms-publish"]) }
-      Condition = {
-        StringEquals = {
-          "kms:CallerAccount" = data.aws_caller_identity.current.account_id
-          "kms:ViaService"    = sort(["s3.${data.aws_region.current.name}.amazonaws.com", "codecommit.${data.aws_region.current.name}.amazonaws.com"])
+      Principal = { AWS = sort(flatten([s.Principal.AWS])) }
+      })] == [
+      {
+        Sid       = "FamilyRolesUseThroughFamilyServices"
+        Effect    = "Allow"
+        Action    = sort(["kms:Decrypt", "kms:GenerateDataKey*"])
+        Resource  = "*"
+        Principal = { AWS = sort(["arn:aws:iam::123456789012:role/tt-kms-worker", "arn:aws:iam::123456789012:role/tt-kms-publish"]) }
+        Condition = {
+          StringEquals = {
+            "kms:CallerAccount" = data.aws_caller_identity.current.account_id
+            "kms:ViaService"    = "s3.${data.aws_region.current.name}.amazonaws.com"
+          }
         }
-      }
-    }] && length(jsondecode(data.aws_iam_policy_document.key["storage"].json).Statement) == 2
-    error_message = "storage key: the named roles use it through S3 (and the pipeline's CodeCommit) only, no grants"
+      },
+      {
+        Sid       = "RepositoryRolesUseThroughCodeCommit"
+        Effect    = "Allow"
+        Action    = sort(["kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Encrypt", "kms:DescribeKey", "kms:Decrypt"])
+        Resource  = "*"
+        Principal = { AWS = sort(["arn:aws:iam::123456789012:role/tt-kms-pipeline"]) }
+        Condition = {
+          StringEquals = {
+            "kms:CallerAccount" = data.aws_caller_identity.current.account_id
+            "kms:ViaService"    = "codecommit.${data.aws_region.current.name}.amazonaws.com"
+          }
+        }
+      },
+    ] && length(jsondecode(data.aws_iam_policy_document.key["storage"].json).Statement) == 3
+    error_message = "storage key: the named roles only generate and decrypt data keys through S3; the repository roles use it through CodeCommit; no grants"
   }
 
   assert {
     condition = slice(jsondecode(data.aws_iam_policy_document.key["scratch"].json).Statement, 1, 3) == [
       {
-        Sid       = "FamilyRolesUseThroughFamilyServices"
+        Sid       = "FamilyRolesUseThroughResourceServices"
         Effect    = "Allow"
         Action    = ["kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Encrypt", "kms:DescribeKey", "kms:Decrypt"]
         Resource  = "*"
@@ -149,7 +164,7 @@ run "keys" {
   assert {
     condition = slice(jsondecode(data.aws_iam_policy_document.key["logs"].json).Statement, 1, 2) == [
       {
-        Sid       = "ServicePrincipalsUse"
+        Sid       = "LogsEncryptsLogGroups"
         Effect    = "Allow"
         Action    = ["kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Encrypt", "kms:DescribeKey", "kms:Decrypt"]
         Resource  = "*"
@@ -165,11 +180,11 @@ run "keys" {
   }
 
   assert {
-    condition = slice(jsondecode(data.aws_iam_policy_document.key["messaging"].json).Statement, 1, 3) == [
+    condition = [for s in slice(jsondecode(data.aws_iam_policy_document.key["messaging"].json).Statement, 1, 3) : merge(s, { Action = sort(s.Action) })] == [
       {
         Sid       = "FamilyRolesUseThroughFamilyServices"
         Effect    = "Allow"
-        Action    = ["kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Encrypt", "kms:DescribeKey", "kms:Decrypt"]
+        Action    = sort(["kms:Decrypt", "kms:GenerateDataKey*"])
         Resource  = "*"
         Principal = { AWS = "arn:aws:iam::123456789012:role/tt-kms-workflow" }
         Condition = {
@@ -182,13 +197,13 @@ run "keys" {
       {
         Sid       = "ServicePrincipalsUse"
         Effect    = "Allow"
-        Action    = ["kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Encrypt", "kms:DescribeKey", "kms:Decrypt"]
+        Action    = sort(["kms:Decrypt", "kms:GenerateDataKey*"])
         Resource  = "*"
         Principal = { Service = ["sns.amazonaws.com", "events.amazonaws.com"] }
         Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
       },
     ] && length(jsondecode(data.aws_iam_policy_document.key["messaging"].json).Statement) == 3
-    error_message = "messaging key: the workflow role through SNS and SQS; SNS and EventBridge for this account only"
+    error_message = "messaging key: the workflow role through SNS and SQS; SNS and EventBridge for this account only; data keys only"
   }
 }
 
@@ -208,9 +223,10 @@ run "rejects_bad_input" {
     deletion_window_in_days = 6
     name_prefix             = "Bad_Prefix"
     key_users               = { storage = ["arn:aws:iam::123456789012:user/someone"] }
+    repository_key_users    = ["arn:aws:iam::123456789012:user/someone"]
   }
 
-  expect_failures = [var.deletion_window_in_days, var.name_prefix, var.key_users]
+  expect_failures = [var.deletion_window_in_days, var.name_prefix, var.key_users, var.repository_key_users]
 }
 
 run "rejects_unknown_families" {

@@ -122,6 +122,7 @@ run "network" {
     condition = aws_iam_role_policy.flow_logs.role == aws_iam_role.flow_logs.id && jsondecode(aws_iam_role_policy.flow_logs.policy) == {
       Version = "2012-10-17"
       Statement = [{
+        Sid      = "PublishFlowLogs"
         Effect   = "Allow"
         Action   = ["logs:PutLogEvents", "logs:DescribeLogStreams", "logs:CreateLogStream"]
         Resource = "arn:aws:logs:us-east-1:${split(":", aws_vpc.this.arn)[4]}:log-group:/tt-network/vpc-flow-logs:*"

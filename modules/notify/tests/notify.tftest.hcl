@@ -108,8 +108,8 @@ run "applies" {
       for s in jsondecode(aws_sqs_queue_policy.delivery_dlq[k].policy).Statement :
       s.Sid => merge(s, { Action = sort(flatten([s.Action])), Resource = sort(flatten([s.Resource])) })
       } == {
-      TopicDelivers = {
-        Sid       = "TopicDelivers"
+      TopicRedrivesUndeliverable = {
+        Sid       = "TopicRedrivesUndeliverable"
         Effect    = "Allow"
         Action    = sort(["sqs:SendMessage"])
         Resource  = sort([q.arn])

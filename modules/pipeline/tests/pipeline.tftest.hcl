@@ -224,8 +224,8 @@ run "applies" {
       for s in jsondecode(aws_iam_role_policy.codedeploy.policy).Statement :
       s.Sid => merge(s, { Action = sort(flatten([s.Action])), Resource = sort(flatten([s.Resource])) })
       } == {
-      ShiftAliases = {
-        Sid    = "ShiftAliases"
+      MoveLiveAliases = {
+        Sid    = "MoveLiveAliases"
         Effect = "Allow"
         Action = sort(["lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetProvisionedConcurrencyConfig"])
         Resource = sort([
@@ -241,6 +241,7 @@ run "applies" {
 
   assert {
     condition = jsondecode(aws_iam_role_policy.trigger.policy).Statement == [{
+      Sid      = "StartPipeline"
       Effect   = "Allow"
       Action   = "codepipeline:StartPipelineExecution"
       Resource = aws_codepipeline.this.arn
