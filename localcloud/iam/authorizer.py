@@ -1,8 +1,9 @@
 """The WSGI middleware that authorises every request to moto as IAM would, and the same check for calls the
 services make themselves (SNS and EventBridge deliveries, see localcloud/patches/iam_*_delivery.py).
 
-A request: its access key -> principals.resolve (admin: passed through untouched, nothing read or recorded;
-unknown key or anonymous: refused) -> requests.calls(service, environ, body) -> the explicit calls plus the
+A request: its access key -> principals.resolve (unknown key or anonymous: refused) -> its SigV4 signature
+checked with the key's secret (signature.py; admin requests too) -> admin: passed through untouched, nothing
+recorded -> requests.calls(service, environ, body) -> the explicit calls plus the
 KMS calls AWS makes for the caller (S3 SSE-KMS, encrypted SNS topics and SQS queues) -> each evaluated with
 the resource's policy (resources.policy_for) and the global condition keys -> recorded (record.py). The
 first denial is answered in the service's own format with AWS's message; LOCALCLOUD_IAM=record decides and
@@ -360,7 +361,7 @@ def _admin_bucket_denial(environ: dict[str, Any]) -> str | None:
 
 
 def middleware(app: Callable) -> Callable:
-    from localcloud.iam import errors, requests
+    from localcloud.iam import errors, requests, signature
     from localcloud.server import request_service
 
     def wrapped(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -369,7 +370,34 @@ def middleware(app: Callable) -> Callable:
             return app(environ, start_response)
         key, token = principals.request_credentials(environ)
         service = request_service(environ)
-        if principals.is_admin(key):
+        if key is None:
+            log.warning(
+                "anonymous request refused: %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+            )
+            if mode == "enforce":
+                return errors.access_denied(service, environ, start_response, ANONYMOUS)
+            return app(environ, start_response)
+        admin = principals.is_admin(key)
+        identity = None if admin else principals.resolve(key, token)
+        if not admin and identity is None:
+            log.warning("unknown access key %s refused (%s)", key, service)
+            if mode == "enforce":
+                return errors.invalid_credentials(service, environ, start_response)
+            return app(environ, start_response)
+        refused = signature.verify(environ, None, principals.secret_for)
+        if refused is not None:
+            log.warning(
+                "signature refused (%s): %s %s (%s, key %s): %s",
+                refused.kind,
+                environ.get("REQUEST_METHOD"),
+                environ.get("PATH_INFO"),
+                service,
+                key,
+                refused,
+            )
+            if mode == "enforce":
+                return errors.signature_mismatch(service, environ, start_response, refused)
+        if admin:
             # The harness and Terraform: untouched, but for an explicit Deny in a bucket policy, which binds
             # an account's administrators too (the stack's buckets refuse unencrypted puts).
             try:
@@ -380,19 +408,6 @@ def middleware(app: Callable) -> Callable:
             if denied is None or mode != "enforce":
                 return app(environ, start_response)
             return errors.access_denied(service, environ, start_response, denied)
-        if key is None:
-            log.warning(
-                "anonymous request refused: %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
-            )
-            if mode == "enforce":
-                return errors.access_denied(service, environ, start_response, ANONYMOUS)
-            return app(environ, start_response)
-        identity = principals.resolve(key, token)
-        if identity is None:
-            log.warning("unknown access key %s refused (%s)", key, service)
-            if mode == "enforce":
-                return errors.invalid_credentials(service, environ, start_response)
-            return app(environ, start_response)
         principal = identity.principal
         body = read_body(environ)
         calls = requests.calls(service, environ, body)

@@ -19,10 +19,26 @@ from localcloud.iam import requests
 # What an SDK sees for a valid signature from credentials the cloud never issued.
 UNKNOWN_ACCESS_KEY = "The AWS Access Key Id you provided does not exist in our records."
 INVALID_TOKEN = "The security token included in the request is invalid."  # noqa: S105 - a message
+# What an SDK sees for a request signed with the wrong secret (S3's wording, then every other service's).
+S3_SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your key and signing method."
+)
+SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. Check your AWS Secret "
+    "Access Key and signing method. Consult the service documentation for details."
+)
+S3_PAYLOAD_MISMATCH = "The provided 'x-amz-content-sha256' header does not match what was computed."
+S3_SKEWED = "The difference between the request time and the current time is too large."
+S3_EXPIRED = "Request has expired"
 
 _HTTP_REASONS = {400: "Bad Request", 403: "Forbidden"}
 # The json protocol's names of query error codes (SQS's x-amzn-query-error header keeps the query one).
-_JSON_CODES = {"AccessDenied": "AccessDeniedException", "InvalidClientTokenId": "UnrecognizedClientException"}
+_JSON_CODES = {
+    "AccessDenied": "AccessDeniedException",
+    "InvalidClientTokenId": "UnrecognizedClientException",
+    "SignatureDoesNotMatch": "InvalidSignatureException",
+}
 
 
 def answer(
@@ -120,6 +136,48 @@ def invalid_credentials(service: str, environ: Mapping[str, Any], start_response
     if kind == "query" or (kind == "json" and _query_compatible(service)):
         return answer(service, environ, start_response, code="InvalidClientTokenId", message=INVALID_TOKEN)
     return answer(service, environ, start_response, code="UnrecognizedClientException", message=INVALID_TOKEN)
+
+
+def signature_mismatch(
+    service: str, environ: Mapping[str, Any], start_response: Callable, refusal: Any = None
+) -> list[bytes]:
+    """The answer to a request whose SigV4 signature does not hold (localcloud/iam/signature.py), as the
+    service gives it: S3 403 XML SignatureDoesNotMatch (with the string to sign and canonical request it
+    computed), query services 403 SignatureDoesNotMatch, JSON services 400 InvalidSignatureException
+    (SQS's json protocol: 403, query code SignatureDoesNotMatch), rest-json 403 InvalidSignatureException.
+    `refusal` (a signature.Refusal) picks S3's answers to a body that is not its declared hash
+    (400 XAmzContentSHA256Mismatch), a date too far from now (403 RequestTimeTooSkewed) and an expired
+    presigned URL (403 AccessDenied); other services answer those with their signature error and AWS's
+    "Signature expired: ..." message."""
+    from localcloud.iam import signature
+
+    kind = getattr(refusal, "kind", signature.MISMATCH)
+    key = getattr(refusal, "access_key_id", None) or _access_key(environ)
+    protocol = _protocol(service, environ)
+    if protocol == "rest-xml":
+        fields = {"AWSAccessKeyId": key} if key else {}
+        if kind == signature.PAYLOAD:
+            code, message, status = "XAmzContentSHA256Mismatch", S3_PAYLOAD_MISMATCH, 400
+        elif kind == signature.SKEWED:
+            code, message, status = "RequestTimeTooSkewed", S3_SKEWED, 403
+        elif kind == signature.EXPIRED:
+            code, message, status = "AccessDenied", S3_EXPIRED, 403
+        else:
+            code, message, status = "SignatureDoesNotMatch", S3_SIGNATURE_MISMATCH, 403
+            computed = {"StringToSign": "string_to_sign", "CanonicalRequest": "canonical_request"}
+            for name, attribute in computed.items():
+                value = getattr(refusal, attribute, None)
+                if value is not None:
+                    fields[name] = value
+        return answer(
+            service, environ, start_response, code=code, message=message, status=status, fields=fields
+        )
+    message = getattr(refusal, "message", None) or SIGNATURE_MISMATCH
+    if protocol == "json" and not _query_compatible(service):
+        return answer(service, environ, start_response, code="InvalidSignatureException", message=message)
+    if protocol == "rest-json":
+        return answer(service, environ, start_response, code="InvalidSignatureException", message=message)
+    return answer(service, environ, start_response, code="SignatureDoesNotMatch", message=message)
 
 
 def _protocol(service: str, environ: Mapping[str, Any]) -> str:

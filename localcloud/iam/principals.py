@@ -8,8 +8,8 @@
 - an IAM user's active access key -> USER with its own and its groups' policies;
 - anything else -> None (the request is refused as AWS refuses an unknown key).
 
-Signatures are not verified: an access key id alone identifies the caller (a difference from AWS, listed in
-localcloud/README.md). A session key must come with its session token, as on AWS.
+A request is its key's only when signed with the key's secret (`secret_for`; the authorizer checks the SigV4
+signature with localcloud/iam/signature.py). A session key must come with its session token, as on AWS.
 """
 
 from __future__ import annotations
@@ -195,3 +195,25 @@ def resolve(access_key_id: str | None, session_token: str | None = None) -> Iden
         return None
     active = any(k.access_key_id == access_key_id and k.status == "Active" for k in user.access_keys)
     return _user_identity(account, user) if active else None
+
+
+def secret_for(access_key_id: str | None) -> str | None:
+    """The secret of an access key this cloud issued (what its requests must be signed with): this boot's
+    admin key, an STS session's, an IAM user's active key's; None for any other key."""
+    if not access_key_id:
+        return None
+    if is_admin(access_key_id):
+        from localcloud import credentials
+
+        issued = credentials.current()
+        return issued.secret_access_key if issued is not None else None
+    session = _find_session(access_key_id)
+    if session is not None:
+        return session.secret_access_key
+    user = _iam_backend(config.ACCOUNT_ID).get_user_from_access_key_id(access_key_id)
+    if user is None:
+        return None
+    for key in user.access_keys:
+        if key.access_key_id == access_key_id and key.status == "Active":
+            return key.secret_access_key
+    return None

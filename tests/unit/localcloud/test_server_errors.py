@@ -216,19 +216,23 @@ def _post(endpoint: str, body: bytes, headers: dict[str, str]) -> int:
         return err.code
 
 
-def _signed_as_admin(endpoint: str, state_dir=None) -> dict[str, str]:
-    """A form post's headers with the cloud's admin key (signatures are not checked, the key is)."""
-    key = credentials.for_endpoint(endpoint, state_dir).access_key_id
-    return {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Authorization": f"AWS4-HMAC-SHA256 Credential={key}/20260101/us-east-1/sqs/aws4_request,Signature=s",
-    }
+def _signed_as_admin(endpoint: str, body: bytes, state_dir=None) -> dict[str, str]:
+    """The headers of a form post of `body` to `endpoint`/, signed (SigV4) with the cloud's admin key pair."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    keys = credentials.for_endpoint(endpoint, state_dir)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    request = AWSRequest(method="POST", url=endpoint + "/", data=body, headers=form)
+    SigV4Auth(Credentials(keys.access_key_id, keys.secret_access_key), "sqs", keys.region).add_auth(request)
+    return dict(request.headers.items())
 
 
 def test_a_request_that_makes_moto_raise_is_counted(cloud, capsys):
     mark = lifecycle.error_mark(cloud.port, cloud.state_dir)
-    form = _signed_as_admin(cloud.endpoint, cloud.state_dir)
-    assert _post(cloud.endpoint, b"Action=NoSuchAction&Version=2012-11-05", form) == 500
+    body = b"Action=NoSuchAction&Version=2012-11-05"
+    assert _post(cloud.endpoint, body, _signed_as_admin(cloud.endpoint, body, cloud.state_dir)) == 500
 
     counted = lifecycle.errors(cloud.port)
     assert counted["count"] == mark["count"] + 1
@@ -264,7 +268,8 @@ def test_the_static_suites_private_cloud_fails_when_it_had_errors():
     from tests.smoke.static import plans
 
     failing = pytest.raises(AssertionError, match="OperationNotFoundError: NoSuchAction")
+    wrong, right = b"Action=NoSuchAction&Version=2012-11-05", b"Action=ListQueues&Version=2012-11-05"
     with failing, plans.local_cloud() as endpoint:
-        assert _post(endpoint, b"Action=NoSuchAction&Version=2012-11-05", _signed_as_admin(endpoint)) == 500
+        assert _post(endpoint, wrong, _signed_as_admin(endpoint, wrong)) == 500
     with plans.local_cloud() as endpoint:  # and passes when it had none
-        assert _post(endpoint, b"Action=ListQueues&Version=2012-11-05", _signed_as_admin(endpoint)) == 200
+        assert _post(endpoint, right, _signed_as_admin(endpoint, right)) == 200
