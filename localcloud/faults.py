@@ -199,18 +199,6 @@ def _json_answer(start_response: Callable, status: str, doc: dict[str, Any]) -> 
     return [body]
 
 
-def _read_body(environ: dict[str, Any], limit: int | None = None) -> bytes:
-    stream = environ.get("wsgi.input")
-    if stream is None:
-        return b""
-    length = environ.get("CONTENT_LENGTH")
-    if length:
-        return stream.read(int(length))
-    if environ.get("wsgi.input_terminated"):  # chunked: werkzeug ends the stream at the last chunk
-        return stream.read() if limit is None else stream.read(limit)
-    return b""
-
-
 def _control(environ: dict[str, Any], start_response: Callable) -> list[bytes]:
     method = environ.get("REQUEST_METHOD")
     if method in ("GET", "HEAD"):
@@ -218,8 +206,10 @@ def _control(environ: dict[str, Any], start_response: Callable) -> list[bytes]:
     if method == "DELETE":
         return _json_answer(start_response, "200 OK", clear())
     if method in ("POST", "PUT"):
+        from localcloud.server import read_body
+
         try:
-            doc = json.loads(_read_body(environ, 1 << 16) or b"{}")
+            doc = json.loads(read_body(environ, 1 << 16) or b"{}")
             return _json_answer(start_response, "200 OK", configure(doc))
         except ValueError as exc:  # JSONDecodeError is a ValueError
             return _json_answer(start_response, "400 Bad Request", {"error": str(exc)})
@@ -242,7 +232,9 @@ def is_put_object(environ: dict[str, Any]) -> bool:
 
 
 def _slow_down(environ: dict[str, Any], start_response: Callable) -> list[bytes]:
-    _read_body(environ)  # consume the upload, as S3 does before answering, so the connection stays usable
+    from localcloud.server import read_body
+
+    read_body(environ)  # consume the upload, as S3 does before answering, so the connection stays usable
     request_id = uuid.uuid4().hex[:16].upper()
     body = SLOWDOWN_BODY.format(request_id=request_id, host_id=uuid.uuid4().hex).encode()
     start_response(

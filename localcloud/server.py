@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import importlib
+import io
 import json
 import logging
 import os
@@ -76,6 +77,24 @@ def request_service(environ: dict[str, Any]) -> str:
             return match.group(1)
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     return target.split(".")[0] if target else "unknown"
+
+
+def read_body(environ: dict[str, Any], limit: int | None = None) -> bytes:
+    """The request body (a chunked one: at most `limit` bytes when given); the app gets a fresh wsgi.input
+    with the same bytes, so every middleware and moto read the body alike."""
+    stream = environ.get("wsgi.input")
+    length = environ.get("CONTENT_LENGTH") or ""
+    if stream is None:
+        body = b""
+    elif length.isdigit():
+        body = stream.read(int(length)) if int(length) else b""
+    elif environ.get("wsgi.input_terminated"):  # chunked: werkzeug ends the stream at the last chunk
+        body = stream.read() if limit is None else stream.read(limit)
+    else:
+        body = b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
 
 
 def _answer_summary(status: int, snippet: bytes) -> str:

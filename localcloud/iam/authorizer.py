@@ -12,7 +12,6 @@ records but never refuses, `off` skips everything (runtime.mode).
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 import urllib.parse
@@ -22,6 +21,7 @@ from typing import Any
 from localcloud import config, runtime
 from localcloud.iam import principals, record, resources
 from localcloud.iam.model import SERVICE, USER, Call, Decision, PolicySource, Principal
+from localcloud.server import read_body
 
 log = logging.getLogger("localcloud.iam")
 
@@ -113,6 +113,17 @@ def denial_message(principal: Principal, call: Call, decision: Decision) -> str:
     ).rstrip()
 
 
+def _unless_recording(
+    principal: Principal, denied: tuple[Call, Decision] | None
+) -> tuple[Call, Decision] | None:
+    """A denial outside any request (a delivery, a service acting as a role): logged, and returned unless
+    LOCALCLOUD_IAM=record (decide and record, never refuse)."""
+    if denied is None:
+        return None
+    log.warning("denied: %s", denial_message(principal, *denied))
+    return None if runtime.mode() == "record" else denied
+
+
 def service_allows(
     service: str, calls: Iterable[Call], *, source_arn: str, source_account: str = config.ACCOUNT_ID
 ) -> tuple[Call, Decision] | None:
@@ -130,13 +141,7 @@ def service_allows(
         "aws:securetransport": ["true"],
         "aws:requestedregion": [config.REGION],
     }
-    denied = first_denial(principal, calls, context)
-    if denied is not None:
-        call, decision = denied
-        log.warning("denied: %s -> %s on %s %s", service, call.action, call.resource, decision.reason)
-        if runtime.mode() == "record":
-            return None
-    return denied
+    return _unless_recording(principal, first_denial(principal, calls, context))
 
 
 def role_allows(
@@ -158,13 +163,7 @@ def role_allows(
         "aws:securetransport": ["true"],
         "aws:requestedregion": [config.REGION],
     }
-    denied = first_denial(principal, calls, context)
-    if denied is not None:
-        call, decision = denied
-        log.warning("denied: %s", denial_message(principal, call, decision))
-        if runtime.mode() == "record":
-            return None
-    return denied
+    return _unless_recording(principal, first_denial(principal, calls, context))
 
 
 # ---- implicit KMS calls ----------------------------------------------------------------------------------
@@ -300,23 +299,6 @@ def implicit_calls(service: str, environ: dict[str, Any], calls: list[Call]) -> 
 
 
 # ---- the middleware --------------------------------------------------------------------------------------
-
-
-def read_body(environ: dict[str, Any]) -> bytes:
-    """The whole request body; the app gets a fresh wsgi.input with the same bytes."""
-    stream = environ.get("wsgi.input")
-    length = environ.get("CONTENT_LENGTH") or ""
-    if stream is None:
-        body = b""
-    elif length.isdigit():
-        body = stream.read(int(length)) if int(length) else b""
-    elif environ.get("wsgi.input_terminated"):
-        body = stream.read()
-    else:
-        body = b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
-    return body
 
 
 def _guess_action(service: str, environ: dict[str, Any], body: bytes) -> str:

@@ -8,7 +8,6 @@ its two protocols (json, query) the request used.
 from __future__ import annotations
 
 import json
-import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -129,7 +128,7 @@ def invalid_credentials(service: str, environ: Mapping[str, Any], start_response
     """The answer to a request signed with an access key the cloud does not know."""
     kind = _protocol(service, environ)
     if kind == "rest-xml":
-        key = _access_key(environ)
+        key = _access_key_id(environ)
         fields = {"AWSAccessKeyId": key} if key else None
         code, message = "InvalidAccessKeyId", UNKNOWN_ACCESS_KEY
         return answer(service, environ, start_response, code=code, message=message, fields=fields)
@@ -152,7 +151,7 @@ def signature_mismatch(
     from localcloud.iam import signature
 
     kind = getattr(refusal, "kind", signature.MISMATCH)
-    key = getattr(refusal, "access_key_id", None) or _access_key(environ)
+    key = getattr(refusal, "access_key_id", None) or _access_key_id(environ)
     protocol = _protocol(service, environ)
     if protocol == "rest-xml":
         fields = {"AWSAccessKeyId": key} if key else {}
@@ -198,10 +197,7 @@ def _json_content_type(service: str) -> str:
     return f"application/x-amz-json-{version}"
 
 
-def _access_key(environ: Mapping[str, Any]) -> str:
-    """The access key id of the request's SigV4 credential (header or presigned query)."""
-    header = environ.get("HTTP_AUTHORIZATION", "")
-    if "Credential=" in header:
-        return header.split("Credential=", 1)[1].split("/", 1)[0]
-    query = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", "")))
-    return query.get("X-Amz-Credential", "").split("/", 1)[0]
+def _access_key_id(environ: Mapping[str, Any]) -> str:
+    from localcloud.iam.principals import request_credentials  # the one reader of a request's credentials
+
+    return request_credentials(dict(environ))[0] or ""

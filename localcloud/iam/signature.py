@@ -36,6 +36,8 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from localcloud.server import read_body  # the app gets a fresh wsgi.input with the same bytes
+
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 STREAMING_PREFIX = "STREAMING-"  # STREAMING-AWS4-HMAC-SHA256-PAYLOAD(-TRAILER), STREAMING-UNSIGNED-...
@@ -267,12 +269,6 @@ def canonical_headers(environ: Mapping[str, Any], names: list[str]) -> str | Ref
     return "\n".join(lines) + "\n"
 
 
-def _read_body(environ: dict[str, Any]) -> bytes:
-    from localcloud.iam.authorizer import read_body  # the app gets a fresh wsgi.input with the same bytes
-
-    return read_body(environ)
-
-
 def payload_hash(environ: dict[str, Any], body: bytes | None, claimed: _Claim) -> tuple[str, Refusal | None]:
     """(the payload hash the signature covers, a refusal when the body is not what the request declares)."""
     declared = (environ.get("HTTP_X_AMZ_CONTENT_SHA256") or "").strip()
@@ -280,7 +276,7 @@ def payload_hash(environ: dict[str, Any], body: bytes | None, claimed: _Claim) -
         return declared, None  # chunk signatures (aws-chunked) are not checked: the seed signature is
     if not declared and claimed.presigned and claimed.service == "s3":
         return UNSIGNED_PAYLOAD, None
-    actual = hashlib.sha256(body if body is not None else _read_body(environ)).hexdigest()
+    actual = hashlib.sha256(body if body is not None else read_body(environ)).hexdigest()
     if not declared:
         return actual, None
     if not _HEX_SHA256.match(declared) or not hmac.compare_digest(declared, actual):
