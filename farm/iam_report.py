@@ -32,7 +32,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -144,34 +143,36 @@ class Analysis:
 _POLICY_VARIABLE = re.compile(r"\$\{[^}]*\}")
 
 
-@cache
-def _glob(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    """IAM's wildcards: `*` any run of characters (`/` and `:` included), `?` one character; a policy
-    variable (`${aws:username}`) may be anything here (the report does not know the caller's values)."""
-    parts = []
-    for piece in re.split(r"(\$\{[^}]*\}|\*|\?)", pattern):
-        if piece in ("*", "${*}"):
-            parts.append(".*")
-        elif piece in ("?", "${?}"):
-            parts.append(".")
-        elif piece == "${$}":
-            parts.append(re.escape("$"))
+def _pattern(text: str):
+    """A grant's action or resource as the evaluator matches it (localcloud/iam/conditions.py: one notion of
+    IAM's wildcards); a policy variable (`${aws:username}`) may be anything here, since the report does not
+    know the caller's values, and the special `${*}`, `${?}`, `${$}` stand for their literal character."""
+    from localcloud.iam import conditions
+
+    pieces = []
+    for piece in re.split(r"(\$\{[^}]*\})", text):
+        if piece in ("${*}", "${?}", "${$}"):
+            pieces.append((piece[2], False))
         elif _POLICY_VARIABLE.fullmatch(piece or ""):
-            parts.append(".*")
-        else:
-            parts.append(re.escape(piece))
-    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+            pieces.append(("*", True))
+        elif piece:
+            pieces.append((piece, True))
+    return conditions.Pattern(tuple(pieces))
 
 
 def action_matches(pattern: str, action: str) -> bool:
     """Actions compare case-insensitively (`s3:getobject` is `s3:GetObject`)."""
-    return _glob(pattern, True).fullmatch(action) is not None
+    from localcloud.iam import conditions
+
+    return conditions.glob_matches(_pattern(pattern), action, ignore_case=True)
 
 
 def resource_matches(pattern: str, resource: str) -> bool:
-    """Resource ARNs compare case-sensitively; `*` matches every resource, `*` in a call (an action without
-    resource-level permissions) only the pattern `*`."""
-    return _glob(pattern, False).fullmatch(resource) is not None
+    """Resource ARNs compare case-sensitively, a wildcard within its ARN segment (as IAM); `*` matches every
+    resource, `*` in a call (an action without resource-level permissions) only the pattern `*`."""
+    from localcloud.iam import conditions
+
+    return conditions.arn_matches(_pattern(pattern), resource)
 
 
 def _as_list(value: Any) -> list:
