@@ -14,8 +14,6 @@ signature with localcloud/iam/signature.py). A session key must come with its se
 
 from __future__ import annotations
 
-import functools
-import json
 import re
 import threading
 import urllib.parse
@@ -84,21 +82,17 @@ def _find_session(access_key_id: str) -> Any | None:
     return None
 
 
-@functools.lru_cache(maxsize=512)
-def _parse(text: str) -> dict:
-    """Policy text -> document (cached by text: the same policies are read on every request)."""
-    try:
-        document = json.loads(text)
-    except ValueError:
-        document = json.loads(urllib.parse.unquote(text))
-    return document if isinstance(document, dict) else {}
-
-
 def _default_document(policy: Any) -> str:
     for version in policy.versions:
         if version.is_default:
             return version.document
     return policy.versions[-1].document if policy.versions else "{}"
+
+
+def _parse(text: str) -> dict:
+    from localcloud.iam.resources import parsed_policy  # one cache of parsed policy texts
+
+    return parsed_policy(text) or {}
 
 
 def _policies_of(owner_arn: str, entity: Any) -> list[PolicySource]:
@@ -129,10 +123,11 @@ class Identity:
 ADMIN_IDENTITY = Identity(ADMIN_PRINCIPAL)
 
 
-def role_principal(role_arn: str, session_arn: str | None = None) -> Principal:
-    """The role with its current policies (none when the role no longer exists: every call is denied)."""
+def role_principal(role_arn: str, session_arn: str | None = None, role: Any = None) -> Principal:
+    """The role with its current policies (none when the role no longer exists: every call is denied);
+    `role`: moto's role when the caller has looked it up already."""
     account = role_arn.split(":")[4]
-    role = find_role(role_arn)
+    role = role if role is not None else find_role(role_arn)
     policies = tuple(_policies_of(role_arn, role)) if role is not None else ()
     return Principal(
         kind=ROLE, arn=role_arn, account=account, session_arn=session_arn, identity_policies=policies
@@ -147,8 +142,8 @@ def find_role(role_arn: str) -> Any | None:
 
 
 def _session_identity(session: Any) -> Identity:
-    principal = role_principal(session.role_arn, session_arn=session.arn)
     role = find_role(session.role_arn)
+    principal = role_principal(session.role_arn, session_arn=session.arn, role=role)
     context = _common(principal, "AssumedRole")
     if role is not None:
         context["aws:userid"] = [f"{role.id}:{session.session_name}"]

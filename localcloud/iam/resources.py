@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import urllib.parse
 from dataclasses import replace
 from typing import Any
 
@@ -31,18 +32,21 @@ def _document(text: Any) -> dict | None:
         text = text.decode()
     if isinstance(text, dict):
         return text
-    return _parsed(text)
+    return parsed_policy(text)
 
 
 @functools.lru_cache(maxsize=1024)
-def _parsed(text: str) -> dict | None:
-    """A policy document, parsed once per text: every request of a busy worker reads the same few policies.
-    The evaluator only reads documents, so sharing one parsed dict is safe."""
-    try:
-        document = json.loads(text)
-    except ValueError:
-        return None
-    return document if isinstance(document, dict) else None
+def parsed_policy(text: str) -> dict | None:
+    """A policy document (resource or identity policy; IAM may keep it URL-encoded), parsed once per text:
+    every request of a busy worker reads the same few policies. The evaluator only reads documents, so
+    sharing one parsed dict is safe. None when the text is not a JSON object."""
+    for candidate in (text, urllib.parse.unquote(text)):
+        try:
+            document = json.loads(candidate)
+        except ValueError:
+            continue
+        return document if isinstance(document, dict) else None
+    return None
 
 
 # ---- KMS -------------------------------------------------------------------------------------------------
