@@ -125,3 +125,39 @@ def test_codebuild_update_project(cloud):
     codebuild.update_project(name=name, description="lint and unit", timeoutInMinutes=20)
     project = codebuild.batch_get_projects(names=[name])["projects"][0]
     assert project["description"] == "lint and unit" and project["timeoutInMinutes"] == 20
+
+
+def test_security_group_rules_revoke_as_aws(cloud):
+    """A revoke of a rule id that is gone answers AWS's code (the provider then treats it as deleted), and
+    rules of one group revoked in parallel (Terraform's destroy) are all gone, none brought back."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import botocore.exceptions
+    import pytest
+
+    ec2 = cloud.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    group = ec2.create_security_group(GroupName=unique("sg"), Description="rules", VpcId=vpc)["GroupId"]
+    ports = range(1000, 1012)
+    rules = [
+        ec2.authorize_security_group_egress(
+            GroupId=group,
+            IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": p, "ToPort": p, "IpRanges": [{"CidrIp": "10.40.0.0/16"}]}
+            ],
+        )["SecurityGroupRules"][0]
+        for p in ports
+    ]
+
+    def revoke(rule_id: str) -> None:
+        ec2.revoke_security_group_egress(GroupId=group, SecurityGroupRuleIds=[rule_id])
+
+    with ThreadPoolExecutor(max_workers=len(rules)) as pool:
+        list(pool.map(revoke, [rule["SecurityGroupRuleId"] for rule in rules]))
+    left = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])
+    assert [r for r in left["SecurityGroupRules"] if r["IsEgress"] and r.get("FromPort") in ports] == []
+
+    with pytest.raises(botocore.exceptions.ClientError) as gone:
+        revoke(rules[0]["SecurityGroupRuleId"])
+    assert gone.value.response["Error"]["Code"] == "InvalidSecurityGroupRuleId.NotFound"
+    assert rules[0]["SecurityGroupRuleId"] in gone.value.response["Error"]["Message"]
