@@ -1,7 +1,8 @@
 """Every entry point a person or CI uses. `nox -l` lists them; arguments after `--` are forwarded.
 
-All sessions but `security` share one project environment (.venv), installed from pyproject.toml and
-reinstalled only when pyproject.toml changes, so a chain like `nox -s lint unit smoke` installs once.
+All sessions but `security` and `lock` share one project environment (.venv), installed from the lock
+(requirements/dev.txt, hash-checked) plus the project itself in editable mode, and reinstalled only when the
+lock or pyproject.toml changes, so a chain like `nox -s lint unit smoke` installs once.
 """
 
 from __future__ import annotations
@@ -18,23 +19,35 @@ import nox
 ROOT = Path(__file__).parent
 VENV = ROOT / ".venv"
 PYPROJECT = ROOT / "pyproject.toml"
+REQUIREMENTS = ROOT / "requirements"
+DEV_LOCK = REQUIREMENTS / "dev.txt"
+RUNTIME_LOCK = REQUIREMENTS / "runtime.txt"
+# What the lock is resolved for: the Python of .venv, the worker image and the Lambda runtime (python3.11).
+LOCK_TARGET = ["--python-version", "3.11", "--python-platform", "x86_64-unknown-linux-gnu"]
 
 nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["lint", "unit"]
 
 
+def _pins(extra: str) -> list[str]:
+    return tomllib.loads(PYPROJECT.read_text())["project"]["optional-dependencies"][extra]
+
+
 def _project_env(session: nox.Session) -> dict[str, str]:
-    """Create or refresh .venv (only when pyproject.toml changed) and return the env that puts it first."""
+    """Create or refresh .venv (only when the lock or pyproject.toml changed) and return the env that puts it
+    first. The lock installs every dependency (hash-checked); the project goes on top without dependencies."""
     python = VENV / "bin" / "python"
-    stamp = VENV / ".pyproject.sha256"
-    digest = hashlib.sha256(PYPROJECT.read_bytes()).hexdigest()
+    stamp = VENV / ".lock.sha256"
+    digest = hashlib.sha256(DEV_LOCK.read_bytes() + b"\0" + PYPROJECT.read_bytes()).hexdigest()
     if not python.exists():
         session.log("creating .venv")
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     if not stamp.exists() or stamp.read_text() != digest:
-        session.log("installing the project and its pinned dev dependencies into .venv")
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "-e", f"{ROOT}[dev]"], check=True)
+        session.log(f"installing {DEV_LOCK.relative_to(ROOT)} and the project into .venv")
+        pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        subprocess.run([*pip, "--require-hashes", "-r", str(DEV_LOCK)], check=True)
+        subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
         stamp.write_text(digest)
     return {
         "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -46,6 +59,23 @@ def _project_env(session: nox.Session) -> dict[str, str]:
 def _run(session: nox.Session, *args: str) -> None:
     env = _project_env(session)
     session.run(str(VENV / "bin" / args[0]), *args[1:], env=env, external=True)
+
+
+@nox.session
+def lock(session: nox.Session) -> None:
+    """Regenerate requirements/dev.txt and runtime.txt from pyproject.toml's pins (uv, its own environment).
+
+    dev.txt: [project] dependencies + the dev extra, transitive, hashed. runtime.txt: [project] dependencies
+    alone, constrained to dev.txt's versions, so .venv tests exactly what the image and the zips ship.
+    Versions already locked are kept; `nox -s lock -- --upgrade` (or `--upgrade-package NAME`) moves them."""
+    session.install(*_pins("lock"))
+    REQUIREMENTS.mkdir(exist_ok=True)
+    common = [*LOCK_TARGET, "--generate-hashes", "--custom-compile-command", "nox -s lock", "--quiet"]
+    session.chdir(ROOT)  # relative paths in the files' headers and annotations
+    dev, runtime = str(DEV_LOCK.relative_to(ROOT)), str(RUNTIME_LOCK.relative_to(ROOT))
+    compile_ = ["uv", "pip", "compile", "pyproject.toml", *common, *session.posargs]
+    session.run(*compile_, "--extra", "dev", "-o", dev)
+    session.run(*compile_, "-c", dev, "-o", runtime)
 
 
 @nox.session(venv_backend="none")
@@ -88,6 +118,13 @@ def zips(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none")
+def image(session: nox.Session) -> None:
+    """`nox -s image [-- --build-only]`: build worker/Dockerfile (buildah) and push it to the deployed stack's
+    ECR repository; prints `<repository>@sha256:...` (farm.image)."""
+    _run(session, "python", "-m", "farm.image", *session.posargs)
+
+
+@nox.session(venv_backend="none")
 def plan(session: nox.Session) -> None:
     """`nox -s plan [-- ENV]`: plan JSON plus a Markdown review summary under build/plan/ENV/."""
     _run(session, "python", "-m", "farm.infra", "plan", *session.posargs)
@@ -95,7 +132,8 @@ def plan(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def deploy(session: nox.Session) -> None:
-    """`nox -s deploy [-- ENV]`: local by default (starts the local cloud, builds zips, init, apply)."""
+    """`nox -s deploy [-- ENV]`: local by default (starts the local cloud, builds zips, init, apply; in
+    container mode first the ECR repository, then the worker image is built and pushed, then everything)."""
     _run(session, "python", "-m", "farm.infra", "deploy", *session.posargs)
 
 
@@ -108,8 +146,7 @@ def destroy(session: nox.Session) -> None:
 @nox.session
 def security(session: nox.Session) -> None:
     """checkov over modules/ and envs/ (its own environment: it pins boto3 below moto's needs)."""
-    pins = tomllib.loads(PYPROJECT.read_text())["project"]["optional-dependencies"]["security"]
-    session.install(*pins)
+    session.install(*_pins("security"))
     session.run(
         "checkov",
         "--directory",

@@ -35,6 +35,24 @@ def _stack(env: str):
     return stack.load(env)
 
 
+def runtime_line(stack) -> str:
+    """How the jobs run, and the worker image the job definition names (by digest in container mode)."""
+    found = stack.client("batch").describe_job_definitions(jobDefinitions=[stack["job_definition_arn"]])
+    definitions = found.get("jobDefinitions") or [{}]
+    image = definitions[0].get("containerProperties", {}).get("image", "unknown")
+    if not stack.is_local:
+        return f"runtime: AWS Batch; worker image {image}"
+    from urllib.parse import urlsplit
+
+    from farm import infra
+    from localcloud import lifecycle
+
+    status = lifecycle.status(urlsplit(stack["endpoint_url"]).port) or {}
+    if status.get("runtime") == "container":
+        return f"runtime: container (each job runs in a podman container); worker image {image}"
+    return infra.PROCESS_MODE_NOTE
+
+
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -73,10 +91,15 @@ def screenshot(html: Path, png: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from farm.image import ImageError
+
     try:
         return run_demo(argv)
     except (ClientError, BotoCoreError) as exc:
         print(f"demo: the cloud refused a request: {exc}", file=sys.stderr)
+        return 1
+    except ImageError as exc:
+        print(f"demo: the worker image: {exc}", file=sys.stderr)
         return 1
 
 
@@ -94,6 +117,7 @@ def run_demo(argv: list[str] | None = None) -> int:
     stack = _stack(env)
     deployed = time.monotonic()
     print(f"   ready in {deployed - started:.1f} s", flush=True)
+    print(f"   {runtime_line(stack)}", flush=True)
 
     print(f"== submitting {args.spec}", flush=True)
     run_id, arn = remote.submit(stack, args.spec, args.run_id or remote.new_run_id("demo"))

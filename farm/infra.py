@@ -5,8 +5,12 @@ plan     builds the Lambda zips, plans, and writes build/plan/<env>/plan.json an
          against the real account when credentials and $FARM_BACKEND_CONFIG are given, else offline: in a
          temporary copy with a local backend, against the local cloud endpoint, so a reviewer can read it.
 deploy   local: starts the local cloud, discards state left from an earlier (now gone) cloud boot, builds the
-         zips, init, apply; prints the apply time and the key outputs. aws: the same without the local cloud,
-         with credentials and $FARM_BACKEND_CONFIG.
+         zips, init, apply; prints the apply time and the key outputs. When the local cloud runs jobs in
+         containers (its runtime mode), deploy is two phases in one command: the ECR repository first
+         (-target), then the worker image for the working tree is built and pushed (farm.image; reused when
+         the repository already holds its tag), then everything with worker_image = <repository>@<digest>,
+         recorded so every later plan/apply/destroy of the env passes the same image. aws: the same without
+         the local cloud, with credentials and $FARM_BACKEND_CONFIG (worker_image from its tfvars).
 destroy  removes everything deploy created.
 
 `ensure_deployed(env)` is what live tests and the CLI call: the stack, deploying the local one when needed.
@@ -26,7 +30,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from farm import lambda_zips, plan_summary, stack, terraform
+from farm import image, lambda_zips, plan_summary, stack, terraform
 
 PLAN_DIR = terraform.BUILD_DIR / "plan"
 KEY_OUTPUTS = (
@@ -44,6 +48,9 @@ PROVIDER_OVERRIDE = '\nprovider "aws" {\n  s3_use_path_style = true\n}\n'
 PROVIDER_BLOCK = re.compile(r'^provider\s+"aws"\s*\{', re.MULTILINE)
 HARNESS_VARIABLES = re.compile(r"^\s*(lambda_zip_dir|endpoint_url)\s*=")
 NO_CHANGES, CHANGES = 0, 2  # `terraform plan -detailed-exitcode`
+# Phase 1 of a container-mode deploy: the worker image's repository (Terraform adds what it depends on).
+ECR_MODULE = "module.stack.module.ecr"
+PROCESS_MODE_NOTE = "runtime: process (jobs run as host processes; no image built)"
 
 
 class DeployError(RuntimeError):
@@ -72,6 +79,12 @@ def start_local_cloud() -> tuple[str, str]:
     if not status:
         raise DeployError(f"the local cloud at {endpoint} does not answer its health check")
     return endpoint, status["boot_id"]
+
+
+def local_runtime() -> str:
+    """How the running local cloud runs jobs and Lambdas: "container" or "process" (its health document)."""
+    status = _localcloud().status() or {}
+    return "container" if status.get("runtime") == "container" else "process"
 
 
 def discard_stale_state(ws: terraform.Workspace, boot_id: str) -> bool:
@@ -137,7 +150,45 @@ def local_workspace() -> tuple[terraform.Workspace, str]:
     endpoint, boot_id = start_local_cloud()
     ws = terraform.workspace("local", endpoint_url=endpoint)
     ws.lambda_zip_dir = lambda_zips.OUT_DIRS["local"]
+    ws.runtime = local_runtime()
     return ws, boot_id
+
+
+def state_repository_url(ws: terraform.Workspace) -> str | None:
+    """The ECR repository URL in a local state (None when the repository is not applied yet)."""
+    try:
+        state = json.loads(ws.state_file.read_text())
+    except (OSError, ValueError):
+        return None
+    for resource in state.get("resources", []):
+        if (
+            resource.get("module") == ECR_MODULE
+            and resource.get("type") == "aws_ecr_repository"
+            and resource.get("mode") == "managed"
+        ):
+            for instance in resource.get("instances", []):
+                url = instance.get("attributes", {}).get("repository_url")
+                if url:
+                    return url
+    return None
+
+
+def worker_image(ws: terraform.Workspace) -> str:
+    """Phases 1 and 2 of a container-mode deploy: the ECR repository (applied alone when the state lacks it),
+    then the worker image of the working tree in it (farm.image). Returns `<repository>@sha256:...`."""
+    url = state_repository_url(ws)
+    if url is None:
+        print("phase 1: the worker image's ECR repository (and what it needs)", flush=True)
+        started = time.monotonic()
+        ws.run("apply", "-input=false", "-auto-approve", f"-target={ECR_MODULE}")
+        print(f"phase 1: applied in {time.monotonic() - started:.1f} s", flush=True)
+        url = state_repository_url(ws)
+        if url is None:
+            raise DeployError(f"no aws_ecr_repository in {ECR_MODULE} after the targeted apply")
+    started = time.monotonic()
+    ref = image.ensure_pushed(url, ws.endpoint_url, env="local")
+    print(f"phase 2: worker image {ref} ready in {time.monotonic() - started:.1f} s", flush=True)
+    return ref
 
 
 def _print_outputs(outputs: dict) -> None:
@@ -156,6 +207,11 @@ def _apply(env: str, ws: terraform.Workspace, boot_id: str | None) -> float:
     ws.init()
     if boot_id is not None:
         ws.boot_id_file.write_text(boot_id + "\n")  # before apply: a half-applied state belongs to this boot
+    if ws.runtime == "container":
+        print("runtime: container (jobs run in containers of the worker image, pushed to the local ECR)")
+        ws.record_image(worker_image(ws))  # before apply, as the boot id: later plans must pass the same
+    elif ws.runtime == "process":
+        print(PROCESS_MODE_NOTE)
     started = time.monotonic()
     ws.run("apply", "-input=false", "-auto-approve")
     if boot_id is not None:
@@ -337,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             deploy(args.env)
         else:
             destroy(args.env)
-    except (DeployError, terraform.TerraformError, FileNotFoundError) as err:
+    except (DeployError, terraform.TerraformError, image.ImageError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

@@ -10,6 +10,7 @@ Layout under $FARM_STATE_DIR (default <repo>/.farm):
     tf/<env>/terraform.tfstate       the local backend's state (envs/local; envs/aws uses its S3 backend)
     tf/<env>/init.sha256             fingerprint of what the last `terraform init` saw
     tf/<env>/boot_id                 the local cloud boot the state was applied against
+    tf/<env>/worker_image            the worker image (<repository>@sha256:...) the state was applied with
 """
 
 from __future__ import annotations
@@ -121,6 +122,9 @@ class Workspace:
     lambda_zip_dir: Path = BUILD_DIR / "lambdas"
     work_dir: Path | None = None  # where data dir and state live; default $FARM_STATE_DIR/tf/<env>
     stream: bool = True  # show Terraform's output on the console (long work: progress must be visible)
+    # TF_VAR_worker_image of every plan/apply/destroy; None: the image recorded by the last deploy, if any
+    worker_image: str | None = None
+    runtime: str | None = None  # the local cloud's mode, "container" | "process"; None for a real account
 
     @property
     def dir(self) -> Path:
@@ -144,6 +148,25 @@ class Workspace:
         return self.dir / "applied"
 
     @property
+    def worker_image_file(self) -> Path:
+        """Holds the worker image (<repository>@sha256:...) the state was applied with (container mode)."""
+        return self.dir / "worker_image"
+
+    def image(self) -> str | None:
+        """The worker image passed to Terraform: the one set, else the recorded one, else None (default)."""
+        if self.worker_image:
+            return self.worker_image
+        if self.worker_image_file.exists():
+            return self.worker_image_file.read_text().strip() or None
+        return None
+
+    def record_image(self, image: str) -> None:
+        """Use `image` from now on, and for every later Workspace of this env (plans must re-pass it)."""
+        self.worker_image = image
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.worker_image_file.write_text(image + "\n")
+
+    @property
     def lock_file(self) -> Path:
         return self.root / ".terraform.lock.hcl"
 
@@ -156,6 +179,9 @@ class Workspace:
             TF_INPUT="0",
             TF_VAR_lambda_zip_dir=str(self.lambda_zip_dir.resolve()),
         )
+        image = self.image()
+        if image:
+            env["TF_VAR_worker_image"] = image
         if self.endpoint_url:
             from localcloud import config as localcloud  # late: the aws path never needs it
 
@@ -215,7 +241,7 @@ class Workspace:
             return True  # unreadable: let Terraform decide
 
     def discard_local_state(self) -> None:
-        markers = [self.boot_id_file, self.applied_file]
+        markers = [self.boot_id_file, self.applied_file, self.worker_image_file]
         for path in [self.state_file, *self.dir.glob("terraform.tfstate.*"), *markers]:
             path.unlink(missing_ok=True)
 

@@ -1,17 +1,24 @@
-"""What a Batch job's process gets: its command (Ref:: parameters, overrides) and environment.
+"""What a Batch job's process or container gets: its command (Ref:: parameters, overrides) and environment.
 
-Environment = the host basics (PATH with the local cloud's Python first, HOME, ...), AWS_ENDPOINT_URL
-pointing back at the local cloud with credentials of the job role (localcloud/runtime.py), the job
-definition's environment with the submit-time overrides on top, and the Batch variables. Container mount
-paths of volumes (EFS or host) are replaced by the host directories that stand for them, in environment
-values and command arguments.
+Process mode (command_and_env): environment = the host basics (PATH with the local cloud's Python first,
+HOME, ...), AWS_ENDPOINT_URL pointing back at the local cloud with credentials of the job role
+(localcloud/runtime.py), the job definition's environment with the submit-time overrides on top, and the
+Batch variables. Container mount paths of volumes (EFS or host) are replaced by the host directories that
+stand for them, in environment values and command arguments.
+
+Container mode (container_spec): the image, the command as written (it replaces the image's CMD; none =
+the image's CMD), the same environment without any host variable (no PATH, HOME, PYTHONPATH: the image's
+own apply), the volumes bind-mounted at their containerPath (no path mapping), and the job's MEMORY and VCPU
+as cgroup limits.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 
-from localcloud import efs, procs, runtime
+from localcloud import config, efs, procs, runtime
 
 log = logging.getLogger("localcloud.batch")
 
@@ -69,14 +76,20 @@ def _efs_host_dir(job, volume_config: dict):
     return efs.ensure_dir(efs.host_path(fs_id, root), creation_info=creation_info)
 
 
-def mount_map(job) -> dict[str, str]:
-    """containerPath -> host directory for every mount point whose volume we can stand in for."""
+def _volume_dirs(job) -> dict[str, str]:
+    """volume name -> the host directory standing for it (EFS access point root, or a host sourcePath)."""
     volumes = {}
     for volume in container_property(job, "volumes", []) or []:
         if volume.get("efsVolumeConfiguration"):
             volumes[volume["name"]] = str(_efs_host_dir(job, volume["efsVolumeConfiguration"]))
         elif (volume.get("host") or {}).get("sourcePath"):
             volumes[volume["name"]] = volume["host"]["sourcePath"]
+    return volumes
+
+
+def mount_map(job) -> dict[str, str]:
+    """containerPath -> host directory for every mount point whose volume we can stand in for."""
+    volumes = _volume_dirs(job)
     mapping = {}
     for mount in container_property(job, "mountPoints", []) or []:
         host = volumes.get(mount.get("sourceVolume"))
@@ -117,6 +130,71 @@ def command_and_env(job, attempt: int) -> tuple[list[str], dict[str, str]]:
     # A job always talks to the local cloud, as its job role (none without jobRoleArn, as on AWS).
     env.update(runtime.workload_env(procs.endpoint(), job_role_credentials(job)))
     return argv, env
+
+
+@dataclasses.dataclass
+class ContainerSpec:
+    image: str  # as the job definition names it (containers.resolve_image finds the local image)
+    command: list[str]  # replaces the image's CMD; empty = the image's CMD
+    env: dict[str, str]
+    mounts: list[tuple[str, str, bool]]  # (host dir, containerPath, read only)
+    memory_mib: int | None
+    vcpus: float | None
+    user: str | None = None
+    read_only_root: bool = False
+    init: bool = False
+    shm_mib: int | None = None
+
+
+def resources(job) -> dict[str, str]:
+    """The job's resourceRequirements by type (VCPU, MEMORY, GPU), submit-time overrides replacing the job
+    definition's per type, the legacy vcpus/memory properties underneath."""
+    props = job.job_definition.container_properties or {}
+    found: dict[str, str] = {}
+    overrides = job.container_overrides or {}
+    for source in (props, overrides):
+        if source.get("vcpus") is not None:
+            found["VCPU"] = str(source["vcpus"])
+        if source.get("memory") is not None:
+            found["MEMORY"] = str(source["memory"])
+        for requirement in source.get("resourceRequirements") or []:
+            if requirement.get("type") and requirement.get("value") is not None:
+                found[str(requirement["type"]).upper()] = str(requirement["value"])
+    return found
+
+
+def container_spec(job, attempt: int) -> ContainerSpec:
+    """What `podman run` needs for this attempt (container mode). Raises runtime.RoleNotAssumable as
+    command_and_env does."""
+    props = job.job_definition.container_properties or {}
+    command = job._add_parameters_to_command(container_property(job, "command", []) or [])
+    env = dict(merged_environment(job))
+    env.update(batch_variables(job, attempt))
+    env.update(runtime.workload_env(procs.endpoint(), job_role_credentials(job)))
+    if os.environ.get(config.BOOT_ID_ENV):
+        env[config.BOOT_ID_ENV] = os.environ[config.BOOT_ID_ENV]
+    volumes = _volume_dirs(job)
+    mounts = []
+    for mount in container_property(job, "mountPoints", []) or []:
+        host = volumes.get(mount.get("sourceVolume"))
+        if host and mount.get("containerPath"):
+            mounts.append((host, mount["containerPath"], bool(mount.get("readOnly"))))
+    found = resources(job)
+    memory = int(float(found["MEMORY"])) if found.get("MEMORY") else None
+    vcpus = float(found["VCPU"]) if found.get("VCPU") else None
+    linux = props.get("linuxParameters") or {}
+    return ContainerSpec(
+        image=str(props.get("image") or ""),
+        command=[str(part) for part in command],
+        env=env,
+        mounts=mounts,
+        memory_mib=memory,
+        vcpus=vcpus,
+        user=props.get("user") or None,
+        read_only_root=bool(props.get("readonlyRootFilesystem")),
+        init=bool(linux.get("initProcessEnabled")),
+        shm_mib=int(linux["sharedMemorySize"]) if linux.get("sharedMemorySize") else None,
+    )
 
 
 def job_role_credentials(job) -> dict[str, str] | None:

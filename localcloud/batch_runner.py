@@ -11,6 +11,12 @@ What AWS Batch does and we reproduce:
 - every attempt recorded (exit code, reason, log stream, times); output in /aws/batch/job;
 - Fargate Spot interruptions, when a test switches that fault on (localcloud/faults.py): an attempt on a Spot
   environment gets SIGTERM, then SIGKILL, and ends "Your Spot Task was interrupted." (never the last attempt).
+
+Two runtimes (localcloud/containers.py, chosen once per cloud): in process mode an attempt is a host process
+(batch_env.command_and_env); in container mode it is `podman run` of the job definition's image
+(batch_env.container_spec) with the job's MEMORY/VCPU as cgroup limits, and stopping it (terminate, timeout,
+Spot) stops the container itself. A container killed for memory ends with AWS's OutOfMemoryError reason and
+exit code 137; an image no registry has fails the attempt with CannotPullContainerError.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-from localcloud import batch_env, batch_events, config, faults, procs, runtime
+from localcloud import batch_env, batch_events, config, containers, faults, procs, runtime
 
 log = logging.getLogger("localcloud.batch")
 
@@ -39,6 +45,9 @@ EXITED_REASON = "Essential container in task exited"
 DEPENDENCY_REASON = "Dependent Job failed"
 CHILD_FAILED_REASON = "Array Child Job failed"
 SPOT_TYPES = ("FARGATE_SPOT", "SPOT")
+START_FAILED_REASON = "Task failed to start"
+OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
+PODMAN_START_ERRORS = (125, 126, 127)  # podman itself failed, the command cannot be run, or was not found
 
 
 class SlotPool:
@@ -195,6 +204,9 @@ class Attempt:
         stream.close()
 
     def run(self) -> None:
+        if containers.mode() == "container":
+            self._run_container()
+            return
         job = self.job
         try:
             argv, env = batch_env.command_and_env(job, self.number)
@@ -267,6 +279,216 @@ class Attempt:
         if not self.status_reason:
             self.status_reason = EXITED_REASON if self.exit_code else ""
 
+    # ---- container mode ----------------------------------------------------------------------------------
+
+    @property
+    def container(self) -> str:
+        return containers.container_name(self.task_id)
+
+    @property
+    def cgroup(self) -> str:
+        return containers.cgroup_parent(os.environ.get(config.BOOT_ID_ENV, ""), self.task_id)
+
+    def _run_container(self) -> None:
+        job = self.job
+        try:
+            try:
+                spec = batch_env.container_spec(job, self.number)
+            except runtime.RoleNotAssumable as err:  # as in process mode: the task never starts
+                self.reason = f"CannotStartContainerError: {err}"
+                self.status_reason = f"Task failed to start: {err}"
+                return
+            try:
+                image = containers.resolve_image(spec.image)
+            except containers.CannotPullContainerError as err:
+                self._failed_to_start(str(err))
+                return
+            except Exception as err:  # building the base image failed, podman broke: the task cannot start
+                log.exception("job %s: no image for %s", job.job_id, spec.image)
+                self._failed_to_start(f"CannotPullContainerError: {spec.image}: {err}")
+                return
+            if job.stop:  # terminated while its image was pulled: nothing started
+                self.status_reason = job.job_stopped_reason or "Job terminated"
+                return
+            self._podman_run(spec, image)
+        finally:
+            self.stopped = datetime.now()
+            self._ship_logs()
+
+    def _failed_to_start(self, reason: str) -> None:
+        self.reason = reason
+        self.status_reason = START_FAILED_REASON
+        self.lines.append({"timestamp": int(time.time() * 1000), "message": reason})
+
+    def _podman_argv(self, spec: batch_env.ContainerSpec, image: str) -> tuple[list[str], dict[str, str]]:
+        """`podman run` of the attempt, and the podman client's environment. Variable values travel in the
+        client's environment (`-e NAME` takes it from there), never on a command line `ps` shows; names podman
+        itself needs (PATH, HOME, ...) go as NAME=VALUE."""
+        boot = os.environ.get(config.BOOT_ID_ENV, "")
+        args = [
+            "--log-level=error",
+            "run",
+            "--name",
+            self.container,
+            "--label",
+            f"{containers.BOOT_LABEL}={boot}",
+            "--label",
+            f"localcloud.job={self.job.job_id}",
+            "--cgroup-parent",
+            self.cgroup,
+            "--network",
+            "host",
+            "--pull",
+            "never",
+            "--log-driver",
+            "none",
+            "--http-proxy=false",  # the host's proxy variables are not the job's
+        ]
+        if spec.memory_mib:
+            args += ["--memory", f"{spec.memory_mib}m", "--memory-swap", f"{spec.memory_mib}m"]
+        if spec.vcpus:
+            args += ["--cpus", f"{spec.vcpus:g}"]
+        if spec.user:
+            args += ["--user", spec.user]
+        if spec.read_only_root:
+            args.append("--read-only")
+        if spec.init:
+            args.append("--init")
+        if spec.shm_mib:
+            args += ["--shm-size", f"{spec.shm_mib}m"]
+        client_env = containers.podman_env()
+        client_env.update({config.BOOT_ID_ENV: boot} if boot else {})  # `down` finds the client by it
+        for name, value in spec.env.items():
+            if _podman_reads(name) and client_env.get(name) != value:
+                args += ["-e", f"{name}={value}"]  # podman itself reads it: literal (never a secret's name)
+            else:
+                client_env[name] = value
+                args += ["-e", name]
+        for host, container_path, read_only in spec.mounts:
+            args += ["-v", f"{host}:{container_path}" + (":ro" if read_only else "")]
+        args.append(image)
+        args += spec.command
+        return containers.podman(*args), client_env
+
+    def _podman_run(self, spec: batch_env.ContainerSpec, image: str) -> None:
+        argv, env = self._podman_argv(spec, image)
+        try:
+            proc = procs.start(
+                argv,
+                env,
+                config.state_dir(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+        except OSError as err:  # podman vanished since the cloud started
+            self._failed_to_start(f"CannotStartContainerError: {err}")
+            return
+        reader = threading.Thread(target=self._read, args=(proc.stdout,), daemon=True)
+        reader.start()
+        killed = False  # we stopped it: a 137 is ours, not the kernel's OOM killer
+        try:
+            reclaim_at, killed = self._supervise(proc, self._reclaim_container)
+        finally:
+            if proc.poll() is None:
+                killed = True
+                self._stop_container(proc)
+            proc.wait()
+            procs.forget(proc)
+            reader.join(timeout=5)
+        if reclaim_at is not None:
+            faults.record_missed()
+        try:
+            self._container_result(proc.returncode, killed or self.reclaimed, spec)
+        finally:
+            containers.remove(self.container)
+            containers.remove_cgroup(self.cgroup)
+
+    def _supervise(self, proc: subprocess.Popen, reclaim) -> tuple[float | None, bool]:
+        """Wait for the attempt, shipping logs; stop waiting on terminate, timeout or a Spot reclaim (done by
+        `reclaim(proc)`). Returns (a reclaim that was due but not reached, whether it stopped early)."""
+        job = self.job
+        limit = batch_env.attempt_duration(job)
+        deadline = time.monotonic() + limit if limit else None
+        next_flush = time.monotonic() + LOG_FLUSH_S
+        reclaim_at = self._spot_reclaim_at()
+        while proc.poll() is None:
+            if time.monotonic() >= next_flush:
+                self._ship_logs()
+                next_flush = time.monotonic() + LOG_FLUSH_S
+            if job.stop:
+                self.status_reason = job.job_stopped_reason or "Job terminated"
+                return reclaim_at, True
+            if deadline is not None and time.monotonic() > deadline:
+                self.timed_out = True
+                self.status_reason = TIMEOUT_REASON
+                return reclaim_at, True
+            if reclaim_at is not None and time.monotonic() >= reclaim_at:
+                if faults.active():
+                    reclaim(proc)
+                    return None, True
+                reclaim_at = None
+            try:
+                proc.wait(timeout=POLL_S)
+            except subprocess.TimeoutExpired:
+                continue
+        return reclaim_at, False
+
+    def _stop_container(self, proc: subprocess.Popen) -> None:
+        """Kill the container itself (the podman client only follows it); a container still being created
+        when the stop came is killed once it exists, or removed."""
+        for _ in range(3):
+            containers.kill(self.container, "KILL")
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+                return
+        containers.remove(self.container)
+        procs.kill_tree(proc)
+
+    def _reclaim_container(self, proc: subprocess.Popen) -> None:
+        """A Fargate Spot interruption in container mode: SIGTERM to the container, SIGKILL after the stop
+        timeout (then _podman_run's finally)."""
+        self.reclaimed = True
+        self.status_reason = faults.SPOT_REASON
+        faults.record("spot_reclaim", self.job.job_id)
+        log.info("job %s attempt %d: Spot task interrupted (injected)", self.job.job_id, self.number)
+        containers.kill(self.container, "TERM")
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=faults.SPOT_STOP_TIMEOUT_S)
+
+    def _container_result(self, client_code: int, killed: bool, spec: batch_env.ContainerSpec) -> None:
+        """Exit code and reasons from the exited container: OOM (podman's State.OOMKilled, or on cgroup v1,
+        where podman does not notice, a SIGKILL while the attempt's cgroup was at its memory limit), a
+        container that never started (podman's own error), else the container's exit code."""
+        state = {}
+        if client_code != 0:
+            found = containers.inspect(self.container)
+            state = (found or {}).get("State") or {}
+            never_ran = state.get("Status") in (None, "", "created", "configured")
+            if client_code in PODMAN_START_ERRORS and never_ran:
+                self._failed_to_start(f"CannotStartContainerError: {self._podman_error(client_code)}")
+                return
+        code = state.get("ExitCode", client_code) if state.get("Status") == "exited" else client_code
+        code = 128 - code if code < 0 else code
+        self.exit_code = code
+        oom = bool(state.get("OOMKilled")) or (
+            code == 137 and not killed and _hit_memory_limit(self.cgroup, spec.memory_mib)
+        )
+        if oom:
+            self.reason = OOM_REASON
+            self.status_reason = OOM_REASON
+            self.exit_code = 137
+        elif not self.status_reason:
+            self.status_reason = EXITED_REASON if self.exit_code else ""
+
+    def _podman_error(self, code: int) -> str:
+        """podman's own complaint (its last "Error: ..." line in the output), else what its code means."""
+        for line in reversed(self.lines[-20:]):
+            message = line["message"]
+            if message.startswith("Error: "):
+                return message[len("Error: ") :]
+        return f"podman run exited {code}"
+
     def _spot_reclaim_at(self) -> float | None:
         """When (monotonic) Fargate Spot reclaims this attempt, if the spot_reclaim fault picks it: only on a
         Spot compute environment, never on the job's last attempt (a retry must remain, as it would on AWS
@@ -316,6 +538,35 @@ class Attempt:
             self._shipped = end
         except Exception:
             log.exception("could not write the logs of job %s", job.job_id)
+
+
+# Variables the podman client itself reads: a job's value for them goes literally on the command line.
+_PODMAN_NAMES = ("PATH", "HOME", "TMPDIR", "TZ", "USER", "SHELL", "LANG", "LC_ALL", "NOTIFY_SOCKET")
+_PODMAN_PREFIXES = ("CONTAINERS_", "CONTAINER_", "PODMAN_", "BUILDAH_", "REGISTRY_", "XDG_", "LD_", "DBUS_")
+
+
+def _podman_reads(name: str) -> bool:
+    return name in _PODMAN_NAMES or name.startswith(_PODMAN_PREFIXES)
+
+
+def _hit_memory_limit(cgroup: str, memory_mib: int | None) -> bool:
+    """Whether the attempt's memory reached its limit: cgroup v2 counts OOM kills (memory.events, which is
+    hierarchical); cgroup v1 only keeps the peak (memory.max_usage_in_bytes of the attempt's parent cgroup,
+    which outlives the container)."""
+    if not memory_mib:
+        return False
+    for directory in containers.cgroup_dirs(cgroup):
+        with contextlib.suppress(OSError, ValueError):
+            events = directory / "memory.events"
+            if events.exists():
+                for line in events.read_text().splitlines():
+                    name, _, value = line.partition(" ")
+                    if name == "oom_kill" and int(value) > 0:
+                        return True
+            peak = directory / "memory.max_usage_in_bytes"
+            if peak.exists() and int(peak.read_text()) >= memory_mib * 1024 * 1024:
+                return True
+    return False
 
 
 def _on_spot(job) -> bool:

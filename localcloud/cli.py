@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="start (idempotent) and print the endpoint")
-    sub.add_parser("down", help="stop the server and its job/Lambda processes")
-    sub.add_parser("status", help="running/stopped, endpoint, pid, boot id, unexpected server errors")
+    sub.add_parser("down", help="stop the server, its job/Lambda processes and containers, its registry")
+    sub.add_parser("status", help="running/stopped, endpoint, pid, boot id, runtime, registry, server errors")
     sub.add_parser("env", help='print export lines for endpoint, keys, region: eval "$(localcloud env)"')
     logs_parser = sub.add_parser("logs", help="print the tail of the log")
     logs_parser.add_argument("-n", "--lines", type=int, default=200)
@@ -91,6 +91,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         print(f"running {info['endpoint']} pid={info['pid']} boot_id={info['boot_id']}")
         print(f"state {info['state_dir']}" + ("" if info["own"] else " (another state directory's cloud)"))
+        print(f"runtime {info['runtime']}")
+        if info["registry"]:
+            print(f"registry {info['registry']} (ECR)")
+        else:
+            print(
+                f"registry off: {info.get('registry_off') or 'unknown'} (ECR keeps moto's in-memory images)"
+            )
         print(f"unexpected server errors {info['errors']} (injected faults {info['injected']})")
         for entry in info["recent_errors"][-5:]:
             print(f"  {lifecycle.describe_error(entry)}")

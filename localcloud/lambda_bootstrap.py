@@ -1,8 +1,10 @@
-"""One Lambda invocation in its subprocess: `python -m localcloud.lambda_bootstrap HANDLER RESULT_FILE`.
+"""One Lambda invocation: `python bootstrap.py HANDLER RESULT_FILE` in the runtime container (mounted at
+/var/runtime/bootstrap.py), or `python -m localcloud.lambda_bootstrap HANDLER RESULT_FILE` as a host process.
 
 The event arrives on stdin; the handler's return value (or the error document the Python runtime writes:
 errorType = the exception's class name, errorMessage, stackTrace) goes to RESULT_FILE as JSON, so whatever
-the handler prints stays in the log. The working directory is the extracted code (like /var/task).
+the handler prints stays in the log. The working directory is the extracted code (/var/task).
+Standard library only: in a container this runs on the runtime image's Python, beside the function's zip.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ up(port=None, state_dir=None) -> endpoint        idempotent; waits until healthy
                                                  another state directory's cloud (AnotherCloud)
 down(port=None, state_dir=None) -> bool          True when this state directory's cloud was stopped; never
                                                  touches another state directory's
-status(port=None, state_dir=None) -> dict|None   {"endpoint", "pid", "boot_id", "state_dir", "own", ...}
+status(port=None, state_dir=None) -> dict|None   {"endpoint", "pid", "boot_id", "state_dir", "own",
+                                                 "registry", "registry_off", "runtime", ...}
 occupant(port=None, state_dir=None) -> str|None  what answers on the port if not this state dir's cloud
 endpoint(port=None) -> str
 logs(state_dir=None, lines=200) -> str
@@ -261,6 +262,9 @@ def status(port: int | None = None, state_dir: str | os.PathLike[str] | None = N
         "boot_id": doc["boot_id"],
         "state_dir": doc.get("state_dir") or str(state),
         "own": _own_server(state, doc) == doc.get("pid"),
+        "registry": doc.get("registry"),  # "127.0.0.1:PORT" of ECR's registry, None when off
+        "registry_off": doc.get("registry_off"),  # why it is off
+        "runtime": doc.get("runtime") or "process",  # how jobs and Lambdas run: "container" | "process"
         "errors": counted["count"] if counted else None,
         "injected": counted["injected"] if counted else None,
         "recent_errors": counted["recent"] if counted else [],
@@ -387,6 +391,23 @@ def _kill_group(pid: int) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+def _remove_boot_containers(boot_id: str) -> bool:
+    """Force-remove the containers labelled with this boot id (localcloud/containers.py, when present);
+    True if any was removed. A failure is reported, never raised: `down` stops everything else anyway."""
+    try:
+        from localcloud import containers
+    except ImportError:
+        return False
+    remove = getattr(containers, "remove_boot_containers", None)
+    if remove is None:
+        return False
+    try:
+        return bool(remove(boot_id))
+    except Exception as err:
+        print(f"localcloud: could not remove the containers of boot {boot_id}: {err}", file=sys.stderr)
+        return False
+
+
 def down(port: int | None = None, state_dir: str | os.PathLike[str] | None = None) -> bool:
     """Stop the cloud this state directory started and every job/Lambda process of its boots; True if
     anything was stopped. Another state directory's cloud, even on this port, is never touched (`occupant`
@@ -398,11 +419,17 @@ def down(port: int | None = None, state_dir: str | os.PathLike[str] | None = Non
         boot_ids = {_read_boot_id(state)}
         if pid is not None and doc is not None and doc.get("pid") == pid:
             boot_ids.add(doc.get("boot_id"))  # the running boot, should the boot id file be stale
+        elif doc is not None:
+            # Another state directory's cloud runs there: its boot (registry, jobs) is never ours to stop,
+            # even when this state directory's boot id file names it.
+            boot_ids.discard(doc.get("boot_id"))
         stopped = False
         if pid is not None:
             _stop_pid(pid)
             stopped = True
         for boot_id in filter(None, boot_ids):  # jobs of this state dir's boots, even after a hard crash
+            stopped = _remove_boot_containers(boot_id) or stopped
+            # Job and Lambda processes, the ECR registry: everything started with this boot's id.
             strays = procs.pids_with_boot_id(boot_id)
             for stray in strays:
                 _kill_group(stray)

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from localcloud import config, procs
+from localcloud import config, procs, registry
 
 log = logging.getLogger("localcloud")
 
@@ -286,6 +286,45 @@ def _json_answer(start_response: Callable, doc: dict[str, Any]) -> list[bytes]:
     return [body]
 
 
+def runtime_mode() -> str:
+    """How this server runs workloads: "container" or "process" (localcloud/containers.py decides at boot)."""
+    try:
+        from localcloud import containers
+    except ImportError:
+        return "process"
+    return containers.mode()
+
+
+def _choose_runtime() -> str:
+    """Resolve the runtime mode once, at boot ($LOCALCLOUD_RUNTIME: auto|container|process), and export it
+    (LOCALCLOUD_RUNTIME_MODE) so every thread and child sees the same; container requested but unavailable
+    stops the start (containers.ContainerRuntimeUnavailable says what is missing)."""
+    try:
+        from localcloud import containers
+    except ImportError:
+        return "process"
+    try:
+        chosen = containers.resolve_mode(os.environ.get(containers.MODE_ENV))
+    except (containers.ContainerRuntimeUnavailable, ValueError) as err:
+        log.error("cannot start: %s", err)  # one clear line in the log, which `up` points at
+        raise SystemExit(2) from err
+    os.environ[getattr(containers, "CHOSEN_ENV", "LOCALCLOUD_RUNTIME_MODE")] = chosen
+    return chosen
+
+
+def _remove_boot_containers(boot_id: str) -> None:
+    try:
+        from localcloud import containers
+    except ImportError:
+        return
+    remove = getattr(containers, "remove_boot_containers", None)
+    if remove is not None:
+        try:
+            remove(boot_id)
+        except Exception as exc:  # shutting down: say so, stop the rest anyway
+            log.warning("could not remove the containers of boot %s: %s", boot_id, exc)
+
+
 def with_routes(app: Callable, boot_id: str, errors: ServerErrors) -> Callable:
     """The local cloud's own routes (health, errors, IAM record) in front of moto's app, whose requests are
     authorised as IAM would (localcloud/iam/authorizer.py) and whose errors are counted."""
@@ -301,7 +340,11 @@ def with_routes(app: Callable, boot_id: str, errors: ServerErrors) -> Callable:
     def wrapped(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO")
         if path == config.HEALTH_PATH:
-            return _json_answer(start_response, health)
+            # The ECR registry's address (None when it is off, with the reason) and the runtime mode.
+            found = {"registry": registry.address(), "runtime": runtime_mode()}
+            if found["registry"] is None:
+                found["registry_off"] = registry.off_reason()
+            return _json_answer(start_response, {**health, **found})
         if path == config.ERRORS_PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             return _json_answer(start_response, {"boot_id": boot_id, **errors.snapshot()})
         if path == record.PATH:
@@ -321,6 +364,7 @@ def serve(port: int | None = None, state_dir: str | None = None) -> None:
     if os.environ.get("LOCALCLOUD_ACCESS_LOG") != "1":  # one line per request drowns the log under load
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     _configure_moto(port, boot_id)
+    log.info("runtime mode: %s", _choose_runtime())
 
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -350,11 +394,14 @@ def serve(port: int | None = None, state_dir: str | None = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("local cloud %s listening on %s (state %s)", boot_id, config.endpoint(port), state)
     try:
+        registry.start(state, boot_id)  # ECR's registry (a child process): before the first answer
+        log.info("local cloud %s listening on %s (state %s)", boot_id, config.endpoint(port), state)
         server.serve_forever()
     finally:
         procs.kill_all()
+        _remove_boot_containers(boot_id)
+        registry.stop()
         credentials.remove(state, boot_id)  # the keys die with this boot
         log.info("stopped")
         sys.stdout.flush()

@@ -23,7 +23,7 @@ module "stack" {
   name_prefix               = "farm"
   tags                      = { CostCenter = "local" }
   vpc_cidr                  = "10.42.0.0/16"
-  worker_image              = "render-worker:local"
+  worker_image              = var.worker_image
   worker_memory_mib         = 2048
   worker_vcpu               = 1
 }

@@ -9,3 +9,9 @@ variable "lambda_zip_dir" {
   type        = string
   default     = ""
 }
+
+variable "worker_image" {
+  description = "Render worker image. Container mode: <ECR repository URL>@sha256:<digest>, built and pushed by the harness between its two applies (TF_VAR_worker_image); process mode runs jobs as host processes and keeps the label."
+  type        = string
+  default     = "render-worker:local"
+}

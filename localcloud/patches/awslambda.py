@@ -1,4 +1,5 @@
-"""Lambda without Docker: Invoke runs the deployed zip's handler in a subprocess (lambda_runner).
+"""Lambda without Docker: Invoke runs the deployed zip's handler in a podman container of the local runtime
+image, or in a subprocess where containers cannot run (lambda_runner; the cloud's mode, chosen at boot).
 
 An exception escaping the handler is reported as `X-Amz-Function-Error: Unhandled`, as AWS does (moto
 always writes "Handled"); `InvocationType=Event` returns at once and runs the function in the background.

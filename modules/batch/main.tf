@@ -99,7 +99,7 @@ resource "aws_batch_job_definition" "this" {
 
   container_properties = jsonencode({
     image            = var.worker_image
-    command          = ["python", "-m", "render_worker"]
+    command          = ["python", "-m", "render_worker"] # replaces the image's CMD (it has no ENTRYPOINT), as Batch does
     jobRoleArn       = aws_iam_role.job.arn
     executionRoleArn = aws_iam_role.execution.arn
     environment      = local.environment

@@ -21,7 +21,7 @@ variable "name_prefix" {
 variable "posix_gid" {
   description = "POSIX group id every job uses through the access point."
   type        = number
-  default     = 1000
+  default     = 10001
 
   validation {
     condition     = var.posix_gid >= 0 && floor(var.posix_gid) == var.posix_gid
@@ -30,9 +30,9 @@ variable "posix_gid" {
 }
 
 variable "posix_uid" {
-  description = "POSIX user id every job uses through the access point (also owns the root directory)."
+  description = "POSIX user id every job uses through the access point (also owns the root directory): the worker image runs as 10001."
   type        = number
-  default     = 1000
+  default     = 10001
 
   validation {
     condition     = var.posix_uid > 0 && floor(var.posix_uid) == var.posix_uid

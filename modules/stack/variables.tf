@@ -110,11 +110,11 @@ variable "job_attempts" {
 variable "lambda_runtime" {
   description = "Python runtime of the Lambdas."
   type        = string
-  default     = "python3.12"
+  default     = "python3.11" # the zips vendor CPython 3.11 wheels (farm/lambda_zips.py); the worker image is 3.11 too
 
   validation {
     condition     = can(regex("^python3\\.[0-9]+$", var.lambda_runtime))
-    error_message = "lambda_runtime must be a Python runtime such as python3.12."
+    error_message = "lambda_runtime must be a Python runtime such as python3.11."
   }
 }
 

@@ -3,9 +3,9 @@
 No argument renders this child's slice (render_worker.worker); `cleanup` removes the run's scratch directory
 once the run has ended (render_worker.cleanup), as the workflow's clean-up job does.
 
-The image's ENTRYPOINT is `python -m render_worker` and the job definition's command repeats it (the local
-cloud runs the command itself), so in a container the arguments arrive as `python -m render_worker [cleanup]`:
-that repeated prefix is skipped. Anything else is a usage error (exit 2, which Batch does not retry).
+The image has no ENTRYPOINT: the job definition's command (`python -m render_worker`, or the workflow's
+`python -m render_worker cleanup`) replaces its CMD, as Batch does, so the arguments arrive here as they are.
+Anything else is a usage error (exit 2, which Batch does not retry).
 """
 
 from __future__ import annotations
@@ -13,14 +13,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-ENTRYPOINT = ["python", "-m", "render_worker"]
 EXIT_USAGE = 2
 
 
 def program(args: list[str]) -> Callable[[], int] | None:
     """The program the arguments name, None when they name none."""
-    if args[: len(ENTRYPOINT)] == ENTRYPOINT:
-        args = args[len(ENTRYPOINT) :]
     if not args:
         from render_worker.worker import main
 

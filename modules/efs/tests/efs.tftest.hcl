@@ -132,10 +132,10 @@ run "defaults" {
 
   assert {
     condition = (
-      aws_efs_access_point.this.posix_user[0].uid == 1000 && aws_efs_access_point.this.posix_user[0].gid == 1000
+      aws_efs_access_point.this.posix_user[0].uid == 10001 && aws_efs_access_point.this.posix_user[0].gid == 10001
       && aws_efs_access_point.this.root_directory[0].path == "/scratch"
     )
-    error_message = "by default jobs are 1000:1000 and see /scratch"
+    error_message = "by default jobs are 10001:10001 (the worker image's user) and see /scratch"
   }
 
   assert {

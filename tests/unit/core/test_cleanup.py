@@ -153,13 +153,12 @@ def test_a_failed_removal_exits_1_so_batch_retries(tmp_path, capsys, monkeypatch
     ("args", "chosen"),
     [
         ([], "render_worker.worker"),
-        # a container: the job definition's command arrives after the image's ENTRYPOINT
-        (["python", "-m", "render_worker"], "render_worker.worker"),
         (["cleanup"], "render_worker.cleanup"),
-        (["python", "-m", "render_worker", "cleanup"], "render_worker.cleanup"),
         (["clean"], None),
         (["cleanup", "now"], None),
-        (["python", "-m", "render_worker", "render"], None),
+        # no ENTRYPOINT: the command replaces CMD, so a repeated `python -m render_worker` is not ours
+        (["python", "-m", "render_worker"], None),
+        (["python", "-m", "render_worker", "cleanup"], None),
     ],
 )
 def test_the_entry_point_picks_the_program(args, chosen):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -141,3 +142,83 @@ def test_only_a_complete_apply_marks_the_boot_as_applied(ws, monkeypatch, succee
             infra._apply("local", ws, "boot-1")
         assert not ws.applied_file.exists()
         assert ws.state_file.exists()  # the half-applied state is kept: it belongs to this boot
+
+
+# ---- container mode: two phases, one command; the same image on every later plan -------------------------
+
+ECR_STATE = {
+    "resources": [
+        {"module": "module.stack.module.kms", "mode": "managed", "type": "aws_kms_key", "instances": [{}]},
+        {
+            "module": "module.stack.module.ecr",
+            "mode": "managed",
+            "type": "aws_ecr_repository",
+            "instances": [{"attributes": {"repository_url": "127.0.0.1:5000/farm/render-worker"}}],
+        },
+    ]
+}
+IMAGE = "127.0.0.1:5000/farm/render-worker@sha256:" + "a" * 64
+
+
+def test_the_repository_url_is_read_from_the_local_state(ws):
+    assert infra.state_repository_url(ws) is None
+    ws.state_file.write_text(json.dumps(ECR_STATE))
+    assert infra.state_repository_url(ws) == "127.0.0.1:5000/farm/render-worker"
+
+
+@pytest.fixture
+def applies(ws, monkeypatch):
+    """_apply with Terraform and farm.image stubbed: the runs, in order, and the image each saw."""
+    ws.boot_id_file.write_text("boot-1\n")
+    runs: list[tuple[tuple[str, ...], str | None]] = []
+    monkeypatch.setattr(infra, "build_zips", lambda env: ws.root)
+    monkeypatch.setattr(terraform.Workspace, "init", lambda self: True)
+
+    def run(self, *args, **kwargs):
+        runs.append((args, self.environment().get("TF_VAR_worker_image")))
+        if any(a.startswith("-target=") for a in args):
+            self.state_file.write_text(json.dumps(ECR_STATE))
+
+    monkeypatch.setattr(terraform.Workspace, "run", run)
+    monkeypatch.setattr(terraform, "write_cli_config", lambda environ=None: ws.dir / "terraformrc")
+    pushed = []
+    monkeypatch.setattr(infra.image, "ensure_pushed", lambda url, endpoint, env: pushed.append(url) or IMAGE)
+    return SimpleNamespace(runs=runs, pushed=pushed)
+
+
+def test_container_mode_applies_the_repository_then_pushes_then_applies_all_with_the_digest(ws, applies):
+    ws.runtime = "container"
+    ws.state_file.unlink()
+    infra._apply("local", ws, "boot-1")
+    assert [args[:3] for args, _ in applies.runs] == [
+        ("apply", "-input=false", "-auto-approve"),
+        ("apply", "-input=false", "-auto-approve"),
+    ]
+    assert applies.runs[0][0][3] == "-target=module.stack.module.ecr"
+    assert applies.pushed == ["127.0.0.1:5000/farm/render-worker"]
+    assert applies.runs[1] == (("apply", "-input=false", "-auto-approve"), IMAGE)
+    # recorded: a later workspace of the env (the smoke suite's re-plan) passes the same image
+    again = terraform.Workspace(env="local", root=ws.root)
+    assert again.environment()["TF_VAR_worker_image"] == IMAGE
+
+
+def test_a_deployed_repository_skips_phase_one(ws, applies):
+    ws.runtime = "container"
+    ws.state_file.write_text(json.dumps(ECR_STATE))
+    infra._apply("local", ws, "boot-1")
+    assert [runs[0] for runs, _ in applies.runs] == ["apply"]
+    assert applies.runs[0][1] == IMAGE and applies.pushed
+
+
+def test_process_mode_builds_no_image_and_says_so(ws, applies, capsys):
+    ws.runtime = "process"
+    infra._apply("local", ws, "boot-1")
+    assert applies.pushed == [] and applies.runs == [(("apply", "-input=false", "-auto-approve"), None)]
+    assert infra.PROCESS_MODE_NOTE in capsys.readouterr().out
+
+
+def test_discarding_the_state_forgets_the_image(ws):
+    ws.record_image(IMAGE)
+    ws.discard_local_state()
+    assert not ws.worker_image_file.exists()
+    assert "TF_VAR_worker_image" not in terraform.Workspace(env="local", root=ws.root).environment()

@@ -54,15 +54,19 @@ class Cloud:
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     port = free_port()
     state = tmp_path_factory.mktemp("localcloud")
-    saved = os.environ.get("LOCALCLOUD_BATCH_CONCURRENCY")
-    os.environ["LOCALCLOUD_BATCH_CONCURRENCY"] = str(CONCURRENCY)  # the server inherits it
+    # The server inherits these. Process mode: these tests run host scripts as jobs and Lambdas; the container
+    # path has its own clouds (test_*_containers.py) and the live suites.
+    server_env = {"LOCALCLOUD_BATCH_CONCURRENCY": str(CONCURRENCY), "LOCALCLOUD_RUNTIME": "process"}
+    saved = {name: os.environ.get(name) for name in server_env}
+    os.environ.update(server_env)
     try:
         endpoint = lifecycle.up(port=port, state_dir=state)
     finally:
-        if saved is None:
-            os.environ.pop("LOCALCLOUD_BATCH_CONCURRENCY")
-        else:
-            os.environ["LOCALCLOUD_BATCH_CONCURRENCY"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name)
+            else:
+                os.environ[name] = value
     try:
         yield Cloud(endpoint, port, state)
     finally:
@@ -178,3 +182,4 @@ class BatchSetup:
 @pytest.fixture(scope="session")
 def batch_setup(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> BatchSetup:
     return BatchSetup(cloud, tmp_path_factory.mktemp("scripts"))
+

@@ -15,6 +15,13 @@ from localcloud import config, lifecycle, procs
 from tests.unit.localcloud.conftest import BatchSetup, Cloud, free_port, wait_for
 
 
+@pytest.fixture(autouse=True)
+def process_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clouds these tests start run host-process jobs (BatchSetup's scripts); the container path has its
+    own tests (test_batch_containers.py), whatever LOCALCLOUD_RUNTIME the run exported."""
+    monkeypatch.setenv("LOCALCLOUD_RUNTIME", "process")
+
+
 def _alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
