@@ -31,10 +31,10 @@ import subprocess
 import threading
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from localcloud import batch_env, batch_events, config, containers, faults, procs, runtime
+from localcloud import batch_env, batch_events, config, containers, ecs_metadata, faults, procs, runtime
 
 log = logging.getLogger("localcloud.batch")
 
@@ -298,6 +298,7 @@ class Attempt:
                 self.reason = f"CannotStartContainerError: {err}"
                 self.status_reason = f"Task failed to start: {err}"
                 return
+            pulled_from = datetime.now(UTC)
             try:
                 image = containers.resolve_image(spec.image)
             except containers.CannotPullContainerError as err:
@@ -310,7 +311,11 @@ class Attempt:
             if job.stop:  # terminated while its image was pulled: nothing started
                 self.status_reason = job.job_stopped_reason or "Job terminated"
                 return
-            self._podman_run(spec, image)
+            spec.env[ecs_metadata.ENV] = ecs_metadata.register(self, spec, image, pulled_from)
+            try:
+                self._podman_run(spec, image)
+            finally:
+                ecs_metadata.forget(self.task_id)
         finally:
             self.stopped = datetime.now()
             self._ship_logs()

@@ -371,9 +371,12 @@ def resolve_image(image_ref: str) -> str:
 
 
 def forget_pulled_images() -> None:
-    """Untag what this process pulled (`podman rmi` of each reference) and empty the pull cache."""
+    """Untag what this process pulled by tag and empty the pull cache. A pull by digest adds no name to the
+    store, and `podman rmi <ref>@sha256:...` would remove the image under every name it has (the base image
+    itself, when a test pushed it to ECR), so those are left alone."""
     with _ref_locks_lock:
-        refs = list(_pulled)
+        refs = [ref for ref in _pulled if "@" not in ref]
         _pulled.clear()
-    if refs and shutil.which("podman") is not None:
-        run_podman("rmi", *refs, check=False, timeout=120)
+    if shutil.which("podman") is not None:
+        for ref in refs:
+            run_podman("untag", ref, ref, check=False, timeout=60)  # this name only, never the image

@@ -332,7 +332,7 @@ def with_routes(app: Callable, boot_id: str, errors: ServerErrors) -> Callable:
     # holds the port, and the harness finds a private cloud's credentials file through it.
     state_dir = os.environ.get("LOCALCLOUD_STATE_DIR") or str(config.state_dir())
     health = {"status": "ok", "boot_id": boot_id, "pid": os.getpid(), "state_dir": state_dir}
-    from localcloud import faults  # fault injection, off by default: its route and S3 SlowDown
+    from localcloud import ecs_metadata, faults  # faults: off by default; its route and S3 SlowDown
     from localcloud.iam import authorizer, record
 
     counted = count_errors(authorizer.middleware(faults.middleware(app)), errors)
@@ -349,6 +349,8 @@ def with_routes(app: Callable, boot_id: str, errors: ServerErrors) -> Callable:
             return _json_answer(start_response, {"boot_id": boot_id, **errors.snapshot()})
         if path == record.PATH:
             return record.route(environ, start_response, boot_id)
+        if ecs_metadata.handles(path):  # container attempts' ECS_CONTAINER_METADATA_URI_V4
+            return ecs_metadata.route(environ, start_response)
         return counted(environ, start_response)
 
     return wrapped

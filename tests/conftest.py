@@ -346,6 +346,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return  # the session never used the local cloud
     from localcloud import lifecycle
 
+    status = lifecycle.status() or {}
+    _LOCAL_CLOUD["runtime"] = status.get("runtime") or "unknown (the local cloud is not running)"
     problems = lifecycle.new_errors(min(marks, key=lambda m: m["log_offset"]))  # the earliest mark
     if problems:
         _LOCAL_CLOUD["problems"] = problems
@@ -353,7 +355,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+RUNTIME_NOTES = {
+    "container": "each Batch job and Lambda ran in a podman container",
+    "process": "each Batch job and Lambda ran as a host process (no runtime, or LOCALCLOUD_RUNTIME)",
+}
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
+    runtime = _LOCAL_CLOUD.get("runtime")
+    if runtime:
+        terminalreporter.write_line(f"local cloud runtime: {runtime} ({RUNTIME_NOTES.get(runtime, '?')})")
     problems = _LOCAL_CLOUD.get("problems")
     if problems:
         terminalreporter.section("the local cloud had unexpected server errors: session FAILED", red=True)

@@ -5,23 +5,35 @@
 (2) end to end: a large execution's wall time vs (variants / bare PUT rate), and a 1-variant execution;
 (3) scaling: variants/s of standalone jobs of 1, 2 and 4 children over the same total.
 Runs they start go to the ledger, so the final verification covers them like the load runs.
+
+Beside (1), the per-child start cost both ways in the same run (`start_up_costs`): a host Python importing
+boto3, jsonschema and the worker (process mode's child), and, when the local cloud runs Batch in containers,
+`podman run` of the deployed job definition's image doing the same imports with the Batch runner's own flags
+(container mode's child).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+import uuid
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 from typing import Any
 
 from tests.perf import ops, specs
 from tests.perf.ledger import Ledger
 
 UPLOAD_CONCURRENCY = 16  # contracts.md: the worker's default
+START_UP_IMPORTS = "import boto3, jsonschema, render_worker"  # what a child does before its first variant
+START_UP_REPEATS = 3  # each way; the median is reported
+NOT_CONTAINER_REASON = "process mode: no container runtime"
 
 
 def batch_concurrency() -> int:
@@ -44,8 +56,155 @@ def _child_env(stack, **contract: str) -> dict[str, str]:
 def start_up_seconds() -> float:
     """A child's cost before its first variant: a Python process importing boto3, jsonschema, the worker."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import boto3, jsonschema, render_worker"], check=True)
+    subprocess.run([sys.executable, "-c", START_UP_IMPORTS], check=True)
     return time.perf_counter() - started
+
+
+def local_runtime(stack) -> tuple[str, str | None]:
+    """How the deployed stack runs Batch children: ("container" | "process" | "aws" | "unknown", why there
+    is no container measurement, None when there is one). Local: the health document's "runtime"."""
+    if not stack.is_local:
+        return "aws", "not a local cloud: its children run on Fargate, not measured here"
+    from localcloud import lifecycle
+
+    port = urllib.parse.urlsplit(stack["endpoint_url"]).port
+    found = lifecycle.status(port)
+    if found is None:
+        return "unknown", f"the local cloud at {stack['endpoint_url']} does not answer"
+    runtime = found.get("runtime") or "process"
+    return runtime, None if runtime == "container" else NOT_CONTAINER_REASON
+
+
+def job_definition(stack) -> dict[str, Any]:
+    """The deployed job definition as Batch describes it."""
+    arn = stack["job_definition_arn"]
+    found = stack.client("batch").describe_job_definitions(jobDefinitions=[arn])["jobDefinitions"]
+    if not found:
+        raise RuntimeError(f"job definition {arn} not found")
+    return found[0]
+
+
+def start_up_spec(definition: dict[str, Any]):
+    """The Batch runner's ContainerSpec for a child of `definition` whose command only does the imports: the
+    definition's image, environment, memory, vCPUs, user and Linux settings (no volume: imports read none).
+    Resources are read by localcloud.batch_env.resources itself, from a stand-in for a job."""
+    from localcloud import batch_env
+
+    props = definition.get("containerProperties") or {}
+    stand_in = SimpleNamespace(
+        job_definition=SimpleNamespace(container_properties=props), container_overrides=None
+    )
+    found = batch_env.resources(stand_in)
+    linux = props.get("linuxParameters") or {}
+    return batch_env.ContainerSpec(
+        image=str(props.get("image") or ""),
+        command=["python", "-c", START_UP_IMPORTS],
+        env={e["name"]: str(e.get("value", "")) for e in props.get("environment") or []},
+        mounts=[],
+        memory_mib=int(float(found["MEMORY"])) if found.get("MEMORY") else None,
+        vcpus=float(found["VCPU"]) if found.get("VCPU") else None,
+        user=props.get("user") or None,
+        read_only_root=bool(props.get("readonlyRootFilesystem")),
+        init=bool(linux.get("initProcessEnabled")),
+        shm_mib=int(linux["sharedMemorySize"]) if linux.get("sharedMemorySize") else None,
+    )
+
+
+def container_image(stack, image_ref: str) -> tuple[str, bool]:
+    """The local image a job naming `image_ref` runs, and whether this call pulled it (then the caller
+    untags it). localcloud.containers.resolve_image for public and local images; a reference to the local
+    registry (the deployed digest) is used from the shared store when the cloud already pulled it, else
+    pulled here as any client would, with ECR's GetAuthorizationToken (the registry's password lives in the
+    server, so resolve_image cannot pull from this process)."""
+    from localcloud import containers
+
+    if containers.local_image_for(image_ref) or image_ref.startswith(containers.LOCAL_IMAGES_PREFIX):
+        return containers.resolve_image(image_ref), False
+    if containers.image_exists(image_ref):
+        return image_ref, False
+    from farm import image as farm_image
+
+    user, password = farm_image.registry_credentials(stack.client("ecr"))
+    insecure = ["--tls-verify=false"] if farm_image.insecure_registry(image_ref) else []
+    creds = f"{user}:{password}"
+    containers.run_podman("pull", "--quiet", *insecure, "--creds", creds, image_ref, timeout=600)
+    return image_ref, True
+
+
+def container_argv(spec, image: str, name: str, cgroup: str) -> tuple[list[str], dict[str, str]]:
+    """`podman run` of a child and its client environment, built by the Batch runner's own
+    Attempt._podman_argv (host network, --memory/--memory-swap, --cpus, --user, ...) on a stand-in attempt:
+    the flags cannot drift from what jobs get. It is a method of an attempt of a moto job; the stand-in
+    carries the three attributes it reads (tests/unit/harness/test_perf_start_up.py guards that)."""
+    from localcloud import batch_runner
+
+    stand_in = SimpleNamespace(container=name, cgroup=cgroup, job=SimpleNamespace(job_id=name))
+    return batch_runner.Attempt._podman_argv(stand_in, spec, image)
+
+
+def container_start_up_seconds(spec, image: str) -> float:
+    """One child started as the Batch runner starts it: `podman run` to exit, and the container's removal
+    (which the runner does before the slot is free)."""
+    from localcloud import containers
+
+    name = containers.container_name(f"perf-{uuid.uuid4().hex[:12]}")
+    cgroup = containers.cgroup_parent(name, "child")  # /localcloud/<name>/child: all of it removed below
+    argv, env = container_argv(spec, image, name, cgroup)
+    removed = False
+    try:
+        started = time.perf_counter()
+        done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=300, check=False)  # fmt: skip
+        containers.remove(name)
+        removed = True
+        seconds = time.perf_counter() - started
+    finally:
+        if not removed:
+            containers.remove(name)
+        containers.remove_cgroup(f"/{containers.CGROUP_PARENT}/{name}")
+    if done.returncode != 0:
+        raise RuntimeError(f"`podman run` of {image} exited {done.returncode}: {done.stderr.strip()[-500:]}")
+    return seconds
+
+
+def start_up_costs(stack, repeats: int = START_UP_REPEATS) -> dict[str, Any]:
+    """The per-child start cost both ways in this run, medians of `repeats`: process_s (a host Python), and
+    container_s (`podman run` of the deployed job definition's image) when the local cloud runs containers,
+    else None with the reason."""
+    process_runs = [round(start_up_seconds(), 3) for _ in range(repeats)]
+    runtime, reason = local_runtime(stack)
+    result: dict[str, Any] = {
+        "runtime": runtime,
+        "repeats": repeats,
+        "imports": START_UP_IMPORTS,
+        "process_s": round(statistics.median(process_runs), 3),
+        "process_runs": process_runs,
+        "container_s": None,
+        "container_runs": [],
+        "container_reason": reason,
+    }
+    if reason is None:
+        try:
+            spec = start_up_spec(job_definition(stack))
+            result.update(image=spec.image, memory_mib=spec.memory_mib, vcpus=spec.vcpus)
+            image, pulled_here = container_image(stack, spec.image)
+            try:
+                runs = [round(container_start_up_seconds(spec, image), 3) for _ in range(repeats)]
+            finally:
+                if pulled_here:
+                    from localcloud import containers
+
+                    containers.run_podman("rmi", image, check=False)
+            result.update(container_s=round(statistics.median(runs), 3), container_runs=runs)
+        except Exception as exc:  # the worker benchmark still stands without this number
+            result["container_reason"] = f"failed: {type(exc).__name__}: {exc}"[:600]
+    container = "-" if result["container_s"] is None else f"{result['container_s']:.2f} s"
+    print(
+        f"perf: per-child start ({runtime} mode, median of {repeats}): process {result['process_s']:.2f} s, "
+        f"container {container}" + (f" ({result['container_reason']})" if result["container_reason"] else ""),
+        flush=True,
+    )
+    return result
 
 
 def run_worker_child(stack, *, spec_uri: str, run_id: str, variants: int, scratch: str) -> float:
@@ -136,12 +295,14 @@ class Benchmarks:
                 self.measure_bare(f"w{i}")
         worker_rate = variants * repeats / sum(r["seconds"] for r in runs)
         ratio = worker_rate / self.bare_rate
+        start_up = start_up_costs(self.stack)
         return {
             "variants": variants,
             "upload_concurrency": UPLOAD_CONCURRENCY,
             "child_runs": runs,
             "bare_runs": list(self.bare_runs),
-            "child_start_up_s": round(start_up_seconds(), 3),
+            "child_start_up_s": start_up["process_s"],  # the children above are host processes
+            "start_up": start_up,
             "worker_per_s": round(worker_rate, 1),
             "bare_put_per_s": round(self.bare_rate, 1),
             "ratio": round(ratio, 3),

@@ -19,12 +19,63 @@ def _verdict(passed: bool | None) -> str:
     return {True: "PASS", False: "**MISS**", None: "not run"}[passed]
 
 
+_RUNTIMES = {
+    "container": "container (Batch children and Lambdas run in podman containers of the deployed images)",
+    "process": "process (Batch children and Lambdas run as host processes: no container runtime)",
+    "aws": "aws (Fargate)",
+}
+
+
+def _runtime(report: dict[str, Any]) -> str:
+    runtime = (report.get("machine") or {}).get("runtime") or "unknown"
+    return _RUNTIMES.get(runtime, runtime)
+
+
+def start_up_lines(start_up: dict[str, Any] | None) -> list[str]:
+    """The per-child start cost of both runtimes, measured in the same run, as a small table."""
+    if not start_up:
+        return []
+    lines = [
+        "",
+        f"## Per-child start cost (`{start_up['imports']}`, median of {start_up['repeats']}, "
+        f"{start_up['runtime']} mode)",
+        "",
+        "| runtime | per-child start s |",
+        "|---|---:|",
+        f"| process (a host Python) | {start_up['process_s']:.2f} |",
+    ]
+    if start_up.get("container_s") is None:
+        lines.append(f"| container | not measured: {start_up.get('container_reason') or 'no reason given'} |")
+    else:
+        limits = ", ".join(
+            part
+            for part in (
+                f"{start_up['memory_mib']} MiB" if start_up.get("memory_mib") else "",
+                f"{start_up['vcpus']:g} vCPU" if start_up.get("vcpus") else "",
+            )
+            if part
+        )
+        lines.append(
+            f"| container (`podman run` of the job definition's image{', ' + limits if limits else ''}) "
+            f"| {start_up['container_s']:.2f} |"
+        )
+    runs = f"process {start_up['process_runs']}"
+    if start_up.get("container_runs"):
+        runs += f", container {start_up['container_runs']}"
+    lines += ["", f"Each run (s): {runs}."]
+    if start_up.get("image"):
+        lines.append(f"Image: `{start_up['image']}`.")
+    return lines
+
+
 def write_markdown(report: dict[str, Any], path: Path) -> None:
     lines = [
         f"# Performance report: {report['profile']['name']} profile, env `{report['env']}`",
         "",
         f"Session `{report['session']}`, {report['generated_at']}. Result: "
         + ("**all runs succeeded**" if report["runs_ok"] else "**FAILED OR LOST RUNS**"),
+        "",
+        f"Runtime: **{_runtime(report)}**.",
         "",
         "## Machine",
         "",
@@ -109,8 +160,11 @@ def _benchmark_lines(bench: dict[str, Any]) -> list[str]:
     for name, error in (bench.get("errors") or {}).items():
         lines.append(f"| {name} | error: {error[:200]} | - | **FAILED** |")
     if worker:
-        lines += ["", f"Child start-up (Python + imports): {worker['child_start_up_s']:.2f} s."]
+        lines += [""]
+        if not worker.get("start_up"):  # a report from before both runtimes were measured
+            lines += [f"Child start-up (Python + imports): {worker['child_start_up_s']:.2f} s."]
         lines += ["Bare PUT runs: " + ", ".join(f"{r['label']} {r['per_s']}/s" for r in worker["bare_runs"])]
+        lines += start_up_lines(worker.get("start_up"))
     if scaling:
         lines += ["", "![scaling](perf-scaling.png)"]
     return lines

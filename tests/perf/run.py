@@ -22,7 +22,7 @@ from typing import Any
 
 from tests.perf import ledger as ledger_mod
 from tests.perf import load, report
-from tests.perf.bench import Benchmarks, batch_concurrency
+from tests.perf.bench import Benchmarks, batch_concurrency, local_runtime
 from tests.perf.profiles import PROFILES
 from tests.perf.verify import verify
 
@@ -138,6 +138,8 @@ def explain(bench: dict[str, Any]) -> list[str]:
     """Where a target is missed, say what bounds it (from this run's numbers)."""
     notes = []
     worker = bench.get("worker")
+    start_up = (worker or {}).get("start_up") or {}
+    starts = "in containers" if start_up.get("runtime") == "container" else "as processes"
     if worker and not worker["pass"]:
         wall = sum(r["seconds"] for r in worker["child_runs"]) / len(worker["child_runs"])
         notes.append(
@@ -151,7 +153,7 @@ def explain(bench: dict[str, Any]) -> list[str]:
         notes.append(
             f"end to end {large['wall_s']:.1f} s > limit {e2e['limit_s']:.1f} s: {large['array_size']} "
             f"children (the local cloud runs {batch_concurrency()} at once), fixed overhead "
-            f"{e2e['fixed_overhead_s']:.1f} s per execution (Lambdas and children start as processes), "
+            f"{e2e['fixed_overhead_s']:.1f} s per execution (Lambdas and children start {starts}), "
             f"bare-PUT floor {e2e['bare_put_s']:.1f} s."
         )
     scaling = bench.get("scaling")
@@ -167,6 +169,11 @@ def explain(bench: dict[str, Any]) -> list[str]:
         )
     if e2e:
         large = e2e["large"]
+        if start_up.get("container_s") is not None:
+            notes.append(
+                f"a child started in a container costs {start_up['container_s']:.2f} s before its first "
+                f"variant, as a host process {start_up['process_s']:.2f} s (medians of this run)."
+            )
         notes.append(
             f"the {large['variants']:,}-variant execution sets options.variants_per_child="
             f"{large['variants_per_child']} ({large['array_size']} children, one per local Batch slot): each "
@@ -189,8 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     outputs_json.write_text(json.dumps(stack.saved_outputs(), indent=2))
     ledger_path = work_dir / "ledger.jsonl"
     machine = machine_facts()
+    machine["runtime"], _ = local_runtime(stack)  # how Batch children and Lambdas run in this run
     print(
-        f"perf: session {session}, profile {profile.name}, env {stack.env}, work dir {work_dir}", flush=True
+        f"perf: session {session}, profile {profile.name}, env {stack.env}, runtime {machine['runtime']}, "
+        f"work dir {work_dir}",
+        flush=True,
     )
 
     load_result = None

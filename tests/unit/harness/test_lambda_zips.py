@@ -201,7 +201,10 @@ def test_a_wheel_that_does_not_match_the_locks_hash_is_downloaded_again(locked, 
 
 @pytest.mark.parametrize("env", ["local", "aws"])
 def test_both_envs_run_the_python_the_wheels_are_for(env):
+    """The stack's default runtime is the Python the zips vendor wheels for, and no env overrides it."""
+    stack_vars = (lambda_zips.REPO / "modules" / "stack" / "variables.tf").read_text()
+    block = stack_vars[stack_vars.index('variable "lambda_runtime"') :]
+    default = rf'default\s*=\s*"python{re.escape(lambda_zips.LAMBDA_PYTHON)}"'
+    assert re.search(default, block[: block.index("}")])
     main_tf = (lambda_zips.REPO / "envs" / env / "main.tf").read_text()
-    assert re.search(
-        rf'^\s*lambda_runtime\s*=\s*"python{re.escape(lambda_zips.LAMBDA_PYTHON)}"', main_tf, re.M
-    )
+    assert not re.search(r"^\s*lambda_runtime\s*=", main_tf, re.M)

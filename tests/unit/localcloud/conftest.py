@@ -182,4 +182,3 @@ class BatchSetup:
 @pytest.fixture(scope="session")
 def batch_setup(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> BatchSetup:
     return BatchSetup(cloud, tmp_path_factory.mktemp("scripts"))
-
