@@ -29,7 +29,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from localcloud import config, credentials, procs
+from localcloud import config, containers, credentials, procs
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -392,17 +392,10 @@ def _kill_group(pid: int) -> None:
 
 
 def _remove_boot_containers(boot_id: str) -> bool:
-    """Force-remove the containers labelled with this boot id (localcloud/containers.py, when present);
-    True if any was removed. A failure is reported, never raised: `down` stops everything else anyway."""
+    """Force-remove the containers labelled with this boot id; True if any was removed. A failure is
+    reported, never raised: `down` stops everything else anyway."""
     try:
-        from localcloud import containers
-    except ImportError:
-        return False
-    remove = getattr(containers, "remove_boot_containers", None)
-    if remove is None:
-        return False
-    try:
-        return bool(remove(boot_id))
+        return bool(containers.remove_boot_containers(boot_id))
     except Exception as err:
         print(f"localcloud: could not remove the containers of boot {boot_id}: {err}", file=sys.stderr)
         return False

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from localcloud import config, procs, registry
+from localcloud import config, containers, procs, registry
 
 log = logging.getLogger("localcloud")
 
@@ -288,10 +288,6 @@ def _json_answer(start_response: Callable, doc: dict[str, Any]) -> list[bytes]:
 
 def runtime_mode() -> str:
     """How this server runs workloads: "container" or "process" (localcloud/containers.py decides at boot)."""
-    try:
-        from localcloud import containers
-    except ImportError:
-        return "process"
     return containers.mode()
 
 
@@ -300,29 +296,19 @@ def _choose_runtime() -> str:
     (LOCALCLOUD_RUNTIME_MODE) so every thread and child sees the same; container requested but unavailable
     stops the start (containers.ContainerRuntimeUnavailable says what is missing)."""
     try:
-        from localcloud import containers
-    except ImportError:
-        return "process"
-    try:
         chosen = containers.resolve_mode(os.environ.get(containers.MODE_ENV))
     except (containers.ContainerRuntimeUnavailable, ValueError) as err:
         log.error("cannot start: %s", err)  # one clear line in the log, which `up` points at
         raise SystemExit(2) from err
-    os.environ[getattr(containers, "CHOSEN_ENV", "LOCALCLOUD_RUNTIME_MODE")] = chosen
+    os.environ[containers.CHOSEN_ENV] = chosen
     return chosen
 
 
 def _remove_boot_containers(boot_id: str) -> None:
     try:
-        from localcloud import containers
-    except ImportError:
-        return
-    remove = getattr(containers, "remove_boot_containers", None)
-    if remove is not None:
-        try:
-            remove(boot_id)
-        except Exception as exc:  # shutting down: say so, stop the rest anyway
-            log.warning("could not remove the containers of boot %s: %s", boot_id, exc)
+        containers.remove_boot_containers(boot_id)
+    except Exception as exc:  # shutting down: say so, stop the rest anyway
+        log.warning("could not remove the containers of boot %s: %s", boot_id, exc)
 
 
 def with_routes(app: Callable, boot_id: str, errors: ServerErrors) -> Callable:
@@ -354,6 +340,24 @@ def with_routes(app: Callable, boot_id: str, errors: ServerErrors) -> Callable:
         return counted(environ, start_response)
 
     return wrapped
+
+
+def _prepare_images() -> None:
+    """Container mode: build the local images a first job or Lambda would otherwise wait for (the base about
+    a minute on a new machine, the Lambda runtime about 15 s), in the background; a job or invocation that
+    comes first waits for the same build (images.py's lock), and a failure is theirs to report."""
+    if containers.mode() != "container":
+        return
+
+    def build() -> None:
+        from localcloud import images
+
+        try:
+            images.ensure_lambda_runtime()  # FROM the base, which it builds first when missing
+        except Exception:
+            log.exception("could not prepare the local images")
+
+    threading.Thread(target=build, name="prepare-images", daemon=True).start()
 
 
 def serve(port: int | None = None, state_dir: str | None = None) -> None:
@@ -398,6 +402,7 @@ def serve(port: int | None = None, state_dir: str | None = None) -> None:
     signal.signal(signal.SIGINT, stop)
     try:
         registry.start(state, boot_id)  # ECR's registry (a child process): before the first answer
+        _prepare_images()
         log.info("local cloud %s listening on %s (state %s)", boot_id, config.endpoint(port), state)
         server.serve_forever()
     finally:
