@@ -149,9 +149,12 @@ class ContainerSpec:
 def resources(job) -> dict[str, str]:
     """The job's resourceRequirements by type (VCPU, MEMORY, GPU), submit-time overrides replacing the job
     definition's per type, the legacy vcpus/memory properties underneath."""
-    props = job.job_definition.container_properties or {}
+    return resources_of(job.job_definition.container_properties or {}, job.container_overrides or {})
+
+
+def resources_of(props: dict, overrides: dict) -> dict[str, str]:
+    """resources() of container properties and overrides (for callers without a moto job: the perf bench)."""
     found: dict[str, str] = {}
-    overrides = job.container_overrides or {}
     for source in (props, overrides):
         if source.get("vcpus") is not None:
             found["VCPU"] = str(source["vcpus"])
@@ -161,6 +164,31 @@ def resources(job) -> dict[str, str]:
             if requirement.get("type") and requirement.get("value") is not None:
                 found[str(requirement["type"]).upper()] = str(requirement["value"])
     return found
+
+
+def spec_of(
+    props: dict,
+    overrides: dict,
+    command: list[str],
+    env: dict[str, str],
+    mounts: list[tuple[str, str, bool]],
+) -> ContainerSpec:
+    """The ContainerSpec of container properties (image, limits, user, Linux settings) with this command,
+    environment and mounts."""
+    found = resources_of(props, overrides)
+    linux = props.get("linuxParameters") or {}
+    return ContainerSpec(
+        image=str(props.get("image") or ""),
+        command=[str(part) for part in command],
+        env=env,
+        mounts=mounts,
+        memory_mib=int(float(found["MEMORY"])) if found.get("MEMORY") else None,
+        vcpus=float(found["VCPU"]) if found.get("VCPU") else None,
+        user=props.get("user") or None,
+        read_only_root=bool(props.get("readonlyRootFilesystem")),
+        init=bool(linux.get("initProcessEnabled")),
+        shm_mib=int(linux["sharedMemorySize"]) if linux.get("sharedMemorySize") else None,
+    )
 
 
 def container_spec(job, attempt: int) -> ContainerSpec:
@@ -179,22 +207,7 @@ def container_spec(job, attempt: int) -> ContainerSpec:
         host = volumes.get(mount.get("sourceVolume"))
         if host and mount.get("containerPath"):
             mounts.append((host, mount["containerPath"], bool(mount.get("readOnly"))))
-    found = resources(job)
-    memory = int(float(found["MEMORY"])) if found.get("MEMORY") else None
-    vcpus = float(found["VCPU"]) if found.get("VCPU") else None
-    linux = props.get("linuxParameters") or {}
-    return ContainerSpec(
-        image=str(props.get("image") or ""),
-        command=[str(part) for part in command],
-        env=env,
-        mounts=mounts,
-        memory_mib=memory,
-        vcpus=vcpus,
-        user=props.get("user") or None,
-        read_only_root=bool(props.get("readonlyRootFilesystem")),
-        init=bool(linux.get("initProcessEnabled")),
-        shm_mib=int(linux["sharedMemorySize"]) if linux.get("sharedMemorySize") else None,
-    )
+    return spec_of(props, job.container_overrides or {}, command, env, mounts)
 
 
 def job_role_credentials(job) -> dict[str, str] | None:

@@ -326,54 +326,7 @@ class Attempt:
         self.lines.append({"timestamp": int(time.time() * 1000), "message": reason})
 
     def _podman_argv(self, spec: batch_env.ContainerSpec, image: str) -> tuple[list[str], dict[str, str]]:
-        """`podman run` of the attempt, and the podman client's environment. Variable values travel in the
-        client's environment (`-e NAME` takes it from there), never on a command line `ps` shows; names podman
-        itself needs (PATH, HOME, ...) go as NAME=VALUE."""
-        boot = os.environ.get(config.BOOT_ID_ENV, "")
-        args = [
-            "--log-level=error",
-            "run",
-            "--name",
-            self.container,
-            "--label",
-            f"{containers.BOOT_LABEL}={boot}",
-            "--label",
-            f"localcloud.job={self.job.job_id}",
-            "--cgroup-parent",
-            self.cgroup,
-            "--network",
-            "host",
-            "--pull",
-            "never",
-            "--log-driver",
-            "none",
-            "--http-proxy=false",  # the host's proxy variables are not the job's
-        ]
-        if spec.memory_mib:
-            args += ["--memory", f"{spec.memory_mib}m", "--memory-swap", f"{spec.memory_mib}m"]
-        if spec.vcpus:
-            args += ["--cpus", f"{spec.vcpus:g}"]
-        if spec.user:
-            args += ["--user", spec.user]
-        if spec.read_only_root:
-            args.append("--read-only")
-        if spec.init:
-            args.append("--init")
-        if spec.shm_mib:
-            args += ["--shm-size", f"{spec.shm_mib}m"]
-        client_env = containers.podman_env()
-        client_env.update({config.BOOT_ID_ENV: boot} if boot else {})  # `down` finds the client by it
-        for name, value in spec.env.items():
-            if _podman_reads(name) and client_env.get(name) != value:
-                args += ["-e", f"{name}={value}"]  # podman itself reads it: literal (never a secret's name)
-            else:
-                client_env[name] = value
-                args += ["-e", name]
-        for host, container_path, read_only in spec.mounts:
-            args += ["-v", f"{host}:{container_path}" + (":ro" if read_only else "")]
-        args.append(image)
-        args += spec.command
-        return containers.podman(*args), client_env
+        return podman_run_argv(spec, image, name=self.container, job_id=self.job.job_id, cgroup=self.cgroup)
 
     def _podman_run(self, spec: batch_env.ContainerSpec, image: str) -> None:
         argv, env = self._podman_argv(spec, image)
@@ -667,3 +620,56 @@ def run(job) -> None:
         log.exception("job %s crashed in the local cloud", job.job_id)
         if not job.job_stopped:
             _finish(job, False, f"localcloud error: {err}")
+
+
+def podman_run_argv(
+    spec: batch_env.ContainerSpec, image: str, *, name: str, job_id: str, cgroup: str
+) -> tuple[list[str], dict[str, str]]:
+    """`podman run` of a job attempt's container, and the podman client's environment (also what the perf
+    bench times). Variable values travel in the client's environment (`-e NAME` takes it from there), never on
+    a command line `ps` shows; names podman itself needs (PATH, HOME, ...) go as NAME=VALUE."""
+    boot = os.environ.get(config.BOOT_ID_ENV, "")
+    args = [
+        "--log-level=error",
+        "run",
+        "--name",
+        name,
+        "--label",
+        f"{containers.BOOT_LABEL}={boot}",
+        "--label",
+        f"localcloud.job={job_id}",
+        "--cgroup-parent",
+        cgroup,
+        "--network",
+        "host",
+        "--pull",
+        "never",
+        "--log-driver",
+        "none",
+        "--http-proxy=false",  # the host's proxy variables are not the job's
+    ]
+    if spec.memory_mib:
+        args += ["--memory", f"{spec.memory_mib}m", "--memory-swap", f"{spec.memory_mib}m"]
+    if spec.vcpus:
+        args += ["--cpus", f"{spec.vcpus:g}"]
+    if spec.user:
+        args += ["--user", spec.user]
+    if spec.read_only_root:
+        args.append("--read-only")
+    if spec.init:
+        args.append("--init")
+    if spec.shm_mib:
+        args += ["--shm-size", f"{spec.shm_mib}m"]
+    client_env = containers.podman_env()
+    client_env.update({config.BOOT_ID_ENV: boot} if boot else {})  # `down` finds the client by it
+    for variable, value in spec.env.items():
+        if _podman_reads(variable) and client_env.get(variable) != value:
+            args += ["-e", f"{variable}={value}"]  # podman itself reads it: literal (never a secret's name)
+        else:
+            client_env[variable] = value
+            args += ["-e", variable]
+    for host, container_path, read_only in spec.mounts:
+        args += ["-v", f"{host}:{container_path}" + (":ro" if read_only else "")]
+    args.append(image)
+    args += spec.command
+    return containers.podman(*args), client_env

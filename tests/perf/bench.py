@@ -24,7 +24,6 @@ import time
 import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from types import SimpleNamespace
 from typing import Any
 
 from tests.perf import ops, specs
@@ -86,28 +85,12 @@ def job_definition(stack) -> dict[str, Any]:
 
 def start_up_spec(definition: dict[str, Any]):
     """The Batch runner's ContainerSpec for a child of `definition` whose command only does the imports: the
-    definition's image, environment, memory, vCPUs, user and Linux settings (no volume: imports read none).
-    Resources are read by localcloud.batch_env.resources itself, from a stand-in for a job."""
+    definition's image, environment, memory, vCPUs, user and Linux settings (no volume: imports read none)."""
     from localcloud import batch_env
 
     props = definition.get("containerProperties") or {}
-    stand_in = SimpleNamespace(
-        job_definition=SimpleNamespace(container_properties=props), container_overrides=None
-    )
-    found = batch_env.resources(stand_in)
-    linux = props.get("linuxParameters") or {}
-    return batch_env.ContainerSpec(
-        image=str(props.get("image") or ""),
-        command=["python", "-c", START_UP_IMPORTS],
-        env={e["name"]: str(e.get("value", "")) for e in props.get("environment") or []},
-        mounts=[],
-        memory_mib=int(float(found["MEMORY"])) if found.get("MEMORY") else None,
-        vcpus=float(found["VCPU"]) if found.get("VCPU") else None,
-        user=props.get("user") or None,
-        read_only_root=bool(props.get("readonlyRootFilesystem")),
-        init=bool(linux.get("initProcessEnabled")),
-        shm_mib=int(linux["sharedMemorySize"]) if linux.get("sharedMemorySize") else None,
-    )
+    env = {e["name"]: str(e.get("value", "")) for e in props.get("environment") or []}
+    return batch_env.spec_of(props, {}, ["python", "-c", START_UP_IMPORTS], env, [])
 
 
 def container_image(stack, image_ref: str) -> tuple[str, bool]:
@@ -132,14 +115,11 @@ def container_image(stack, image_ref: str) -> tuple[str, bool]:
 
 
 def container_argv(spec, image: str, name: str, cgroup: str) -> tuple[list[str], dict[str, str]]:
-    """`podman run` of a child and its client environment, built by the Batch runner's own
-    Attempt._podman_argv (host network, --memory/--memory-swap, --cpus, --user, ...) on a stand-in attempt:
-    the flags cannot drift from what jobs get. It is a method of an attempt of a moto job; the stand-in
-    carries the three attributes it reads (tests/unit/harness/test_perf_start_up.py guards that)."""
+    """`podman run` of a child and its client environment, as the Batch runner builds it (host network,
+    --memory/--memory-swap, --cpus, --user, ...): the flags cannot drift from what jobs get."""
     from localcloud import batch_runner
 
-    stand_in = SimpleNamespace(container=name, cgroup=cgroup, job=SimpleNamespace(job_id=name))
-    return batch_runner.Attempt._podman_argv(stand_in, spec, image)
+    return batch_runner.podman_run_argv(spec, image, name=name, job_id=name, cgroup=cgroup)
 
 
 def container_start_up_seconds(spec, image: str) -> float:

@@ -1,5 +1,5 @@
 """The perf report's per-child start cost (tests/perf): the container child is started with the Batch
-runner's own `podman run` flags (a stand-in attempt must keep satisfying Attempt._podman_argv), and the report
+runner's own `podman run` flags (batch_runner.podman_run_argv), and the report
 shows both runtimes side by side. No container runtime needed."""
 
 from __future__ import annotations
