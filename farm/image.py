@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
-import fcntl
 import hashlib
 import os
 import shutil
@@ -30,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,27 +205,14 @@ def _run(argv: list[str], what: str, timeout: float, env: Mapping[str, str] | No
 
 
 def in_store(ref: str) -> bool:
-    containers = _containers()
-    done = subprocess.run(
-        containers.podman("image", "exists", ref),
-        env=containers.podman_env(),
-        capture_output=True,
-        check=False,
-    )
-    return done.returncode == 0
+    return _containers().image_exists(ref)
 
 
-@contextlib.contextmanager
-def _build_lock() -> Iterator[None]:
+def _build_lock():
     """One worker-image build at a time on the machine (the store is shared by every checkout and cloud)."""
-    directory = _containers().store_dir() / "locks"
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / "render-farm-worker.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    from localcloud import filelock
+
+    return filelock.exclusive(_containers().store_dir() / "locks" / "render-farm-worker.lock")
 
 
 def build(env: str = "local", tag: Tag | None = None, repo: Path = REPO) -> str:

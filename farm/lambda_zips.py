@@ -15,8 +15,6 @@ offline and byte-identical.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import hashlib
 import io
 import os
@@ -26,9 +24,11 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from localcloud import filelock  # no moto: the aws zips need nothing of the local cloud
 
 REPO = Path(__file__).resolve().parent.parent
 LAMBDAS_DIR = REPO / "lambdas"
@@ -225,16 +225,9 @@ def vendor_key(pins: Sequence[Pin]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-@contextlib.contextmanager
-def _vendor_lock(vendor_root: Path) -> Iterator[None]:
+def _vendor_lock(vendor_root: Path):
     """One download/unpack at a time (parallel test workers build the zips too)."""
-    vendor_root.mkdir(parents=True, exist_ok=True)
-    with open(vendor_root / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return filelock.exclusive(vendor_root / ".lock")
 
 
 def vendor(

@@ -13,8 +13,6 @@ once; progress goes to stderr; a failing step raises ImageBuildError naming its 
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import importlib.metadata
 import re
@@ -24,10 +22,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from localcloud import config, containers
+from localcloud import config, containers, filelock
 
 PYTHON_MINOR = "3.11"
 SUITE = "bookworm"  # Debian 12: Python 3.11.2, the minor of the Lambda runtime and of python:3.11-slim
@@ -82,41 +80,20 @@ def _run(argv: Sequence[str], *, env: dict[str, str] | None = None, stdin=None, 
     return done.stdout
 
 
-def image_exists(ref: str) -> bool:
-    done = subprocess.run(  # noqa: S603
-        containers.podman("image", "exists", ref),
-        env=containers.podman_env(),
-        capture_output=True,
-        check=False,
-    )
-    return done.returncode == 0
-
-
-@contextlib.contextmanager
-def _build_lock(name: str) -> Iterator[None]:
-    """An exclusive flock on <store>/locks/<name>.lock: one builder per machine; the others wait, then find
+def _build_lock(name: str):
+    """An exclusive lock on <store>/locks/<name>.lock: one builder per machine; the others wait, then find
     the image there."""
-    directory = containers.store_dir() / "locks"
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / f"{name}.lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            _progress(f"another process is building {name}; waiting for it")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    path = containers.store_dir() / "locks" / f"{name}.lock"
+    return filelock.exclusive(path, lambda: _progress(f"another process is building {name}; waiting for it"))
 
 
 def _ensure(ref: str, lock_name: str, build) -> str:
     with _guard:
         if ref in _ready:
             return ref
-    if not image_exists(ref):
+    if not containers.image_exists(ref):
         with _build_lock(lock_name):
-            if not image_exists(ref):  # built by whoever held the lock before us
+            if not containers.image_exists(ref):  # built by whoever held the lock before us
                 started = time.monotonic()
                 build()
                 _progress(f"{ref} built in {time.monotonic() - started:.1f} s")

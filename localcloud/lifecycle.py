@@ -17,7 +17,6 @@ new_errors(mark, port=None, state_dir=None) -> list[str]   what went wrong since
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -29,7 +28,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from localcloud import config, containers, credentials, procs
+from localcloud import config, containers, credentials, filelock, procs
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -271,16 +270,9 @@ def status(port: int | None = None, state_dir: str | os.PathLike[str] | None = N
     }
 
 
-@contextlib.contextmanager
 def _state_lock(state: Path):
     """One `up`/`down` of a state directory at a time (parallel test workers all call `up`)."""
-    state.mkdir(parents=True, exist_ok=True)
-    with open(state / "lifecycle.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return filelock.exclusive(state / "lifecycle.lock")
 
 
 def _another_cloud(port: int, doc: dict, state: Path) -> AnotherCloud:
