@@ -66,24 +66,27 @@ def execution_role_credentials(fn) -> dict[str, str]:
     return runtime.role_credentials(fn.role, fn.function_name, runtime.LAMBDA, reuse=True)
 
 
+def _reserved_variables(fn, log_stream: str, request_id: str) -> dict[str, str]:
+    """The runtime's reserved variables of an invocation (both modes), and what the bootstrap reads."""
+    return {
+        "_HANDLER": fn.handler,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
+        "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
+        "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+        "LOCALCLOUD_INVOKED_ARN": fn.function_arn,
+        "LOCALCLOUD_REQUEST_ID": request_id,
+    }
+
+
 def _environment(fn, log_stream: str, request_id: str, credentials: dict[str, str]) -> dict[str, str]:
     env = procs.base_env()
     env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
-    env.update(
-        {
-            "_HANDLER": fn.handler,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
-            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
-            "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
-            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
-            "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
-            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
-            "LOCALCLOUD_INVOKED_ARN": fn.function_arn,
-            "LOCALCLOUD_REQUEST_ID": request_id,
-            "LAMBDA_TASK_ROOT": "",
-        }
-    )
+    env.update(_reserved_variables(fn, log_stream, request_id))
+    env["LAMBDA_TASK_ROOT"] = ""
     # A function always talks to the local cloud, as its execution role.
     env.update(runtime.workload_env(procs.endpoint(), credentials))
     return env
@@ -126,24 +129,15 @@ def _container_environment(
     """What the runtime sets in a container: the function's variables, the reserved ones over them, and
     nothing of the host (the image's PATH is /var/lang/bin first)."""
     env = {str(k): str(v) for k, v in (fn.environment_vars or {}).items()}
+    env.update(_reserved_variables(fn, log_stream, request_id))
     env.update(
         {
-            "_HANDLER": fn.handler,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
-            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
-            "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
-            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
-            "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
-            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "LAMBDA_TASK_ROOT": TASK_ROOT,
             "LAMBDA_RUNTIME_DIR": "/var/runtime",
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             "PYTHONUNBUFFERED": "1",
-            "LOCALCLOUD_INVOKED_ARN": fn.function_arn,
-            "LOCALCLOUD_REQUEST_ID": request_id,
         }
     )
     if os.environ.get(config.BOOT_ID_ENV):
