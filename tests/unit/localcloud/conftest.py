@@ -50,27 +50,39 @@ class Cloud:
         return self._clients[service]
 
 
-@pytest.fixture(scope="session")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+def start_cloud(
+    tmp_path_factory: pytest.TempPathFactory, name: str, server_env: dict[str, str | None]
+) -> Iterator[Cloud]:
+    """A local cloud on a free port with a temporary state dir, stopped when the generator ends. The server
+    inherits `server_env` (None: unset), set only while it starts."""
     port = free_port()
-    state = tmp_path_factory.mktemp("localcloud")
-    # The server inherits these. Process mode: these tests run host scripts as jobs and Lambdas; the container
-    # path has its own clouds (test_*_containers.py) and the live suites.
-    server_env = {"LOCALCLOUD_BATCH_CONCURRENCY": str(CONCURRENCY), "LOCALCLOUD_RUNTIME": "process"}
-    saved = {name: os.environ.get(name) for name in server_env}
-    os.environ.update(server_env)
+    state = tmp_path_factory.mktemp(name)
+    saved = {key: os.environ.get(key) for key in server_env}
+    for key, value in server_env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     try:
         endpoint = lifecycle.up(port=port, state_dir=state)
     finally:
-        for name, value in saved.items():
+        for key, value in saved.items():
             if value is None:
-                os.environ.pop(name)
+                os.environ.pop(key, None)
             else:
-                os.environ[name] = value
+                os.environ[key] = value
     try:
         yield Cloud(endpoint, port, state)
     finally:
         lifecycle.down(port=port, state_dir=state)
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    # Process mode: these tests run host scripts as jobs and Lambdas; the container path has its own clouds
+    # (test_*_containers.py) and the live suites.
+    server_env = {"LOCALCLOUD_BATCH_CONCURRENCY": str(CONCURRENCY), "LOCALCLOUD_RUNTIME": "process"}
+    yield from start_cloud(tmp_path_factory, "localcloud", server_env)
 
 
 def trust(service: str) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from localcloud import config, containers, efs, faults, lifecycle
-from tests.unit.localcloud.conftest import CONCURRENCY, BatchSetup, Cloud, free_port, unique, wait_for
+from tests.unit.localcloud.conftest import CONCURRENCY, BatchSetup, Cloud, start_cloud, unique, wait_for
 
 IMAGE = "python:3.11-slim"  # mapped to the local base image
 REPORT = "REPORT "  # the line a job prints its findings on
@@ -34,24 +34,12 @@ def _skip_without_runtime() -> None:
 
 
 def _start_cloud(tmp_path_factory: pytest.TempPathFactory, runtime: str, name: str) -> Iterator[Cloud]:
-    port = free_port()
-    state = tmp_path_factory.mktemp(name)
-    overrides = {"LOCALCLOUD_BATCH_CONCURRENCY": str(CONCURRENCY), containers.MODE_ENV: runtime}
-    saved = {key: os.environ.get(key) for key in [*overrides, containers.CHOSEN_ENV]}
-    os.environ.update(overrides)  # the server inherits them
-    os.environ.pop(containers.CHOSEN_ENV, None)  # the server decides its own mode
-    try:
-        endpoint = lifecycle.up(port=port, state_dir=state)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    try:
-        yield Cloud(endpoint, port, state)
-    finally:
-        lifecycle.down(port=port, state_dir=state)
+    server_env = {
+        "LOCALCLOUD_BATCH_CONCURRENCY": str(CONCURRENCY),
+        containers.MODE_ENV: runtime,
+        containers.CHOSEN_ENV: None,  # the server decides its own mode
+    }
+    return start_cloud(tmp_path_factory, name, server_env)
 
 
 @pytest.fixture(scope="module")

@@ -10,19 +10,18 @@ from __future__ import annotations
 import importlib.metadata
 import io
 import json
-import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from localcloud import containers, images, lifecycle
+from localcloud import containers, images
 from tests.unit.localcloud.conftest import (
     LAMBDA_LOGS,
     Cloud,
     allow,
-    free_port,
+    start_cloud,
     unique,
     wait_for,
     workload_role,
@@ -85,26 +84,15 @@ def container_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]
     ok, why = containers.available()
     if not ok and containers.requested_mode() != "container":
         pytest.skip(f"containers cannot run here: {why}")
-    port = free_port()
-    state = tmp_path_factory.mktemp("localcloud-containers")
-    saved = {key: os.environ.get(key) for key in (containers.MODE_ENV, "LOCALCLOUD_BATCH_CONCURRENCY")}
-    os.environ[containers.MODE_ENV] = "container"  # the server inherits it
-    os.environ["LOCALCLOUD_BATCH_CONCURRENCY"] = "2"
+    images.ensure_lambda_runtime()  # once, before any invocation waits for it (~1 min on a new machine)
+    server_env = {containers.MODE_ENV: "container", "LOCALCLOUD_BATCH_CONCURRENCY": "2"}
+    clouds = start_cloud(tmp_path_factory, "localcloud-containers", server_env)
+    cloud = next(clouds)
     try:
-        images.ensure_lambda_runtime()  # once, before any invocation waits for it (~1 min on a new machine)
-        endpoint = lifecycle.up(port=port, state_dir=state)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    try:
-        cloud = Cloud(endpoint, port, state)
         assert _health(cloud)["runtime"] == "container"
         yield cloud
     finally:
-        lifecycle.down(port=port, state_dir=state)
+        clouds.close()  # stops it
 
 
 def _health(cloud: Cloud) -> dict:
