@@ -38,17 +38,6 @@ def test_array_execution_renders_every_slice(farm, stack, array_run, manifest_va
     assert message["variant_count"] == 12
 
 
-def _wait_for_job(batch, job_id: str, timeout: float = LIVE_TIMEOUT) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        (job,) = batch.describe_jobs(jobs=[job_id])["jobs"]
-        if job["status"] in ("SUCCEEDED", "FAILED"):
-            return job
-        assert time.monotonic() < deadline, f"job {job_id} still {job['status']} after {timeout:.0f} s"
-        time.sleep(1)
-
-
-@pytest.fixture(scope="module")
 def standalone_job(farm, stack):
     """A 3-child array job submitted to the job queue directly, with the worker's environment as overrides."""
     spec = make_spec("standalone", products=3, variants_per_product=3)
@@ -70,7 +59,7 @@ def standalone_job(farm, stack):
         arrayProperties={"size": 3},
         containerOverrides={"environment": [{"name": k, "value": v} for k, v in environment.items()]},
     )
-    job = _wait_for_job(batch, submitted["jobId"])
+    job = checks.wait_for_job(batch, submitted["jobId"], LIVE_TIMEOUT, poll=1)
     return {"run_id": run_id, "spec": spec, "job": job, "job_id": submitted["jobId"]}
 
 

@@ -37,6 +37,7 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.conftest import make_spec
+from tests.integration import checks
 
 pytestmark = pytest.mark.live
 
@@ -154,15 +155,8 @@ def _submit(stack, name: str, definition: str | None = None, **overrides) -> str
     return submitted["jobId"]
 
 
-def _wait(stack, job_id: str, timeout: float = JOB_TIMEOUT) -> dict:
-    batch = stack.client("batch")
-    deadline = time.monotonic() + timeout
-    while True:
-        (job,) = batch.describe_jobs(jobs=[job_id])["jobs"]
-        if job["status"] in ("SUCCEEDED", "FAILED"):
-            return job
-        assert time.monotonic() < deadline, f"job {job_id} still {job['status']} after {timeout:.0f} s"
-        time.sleep(0.5)
+def _wait(stack, job_id: str) -> dict:
+    return checks.wait_for_job(stack.client("batch"), job_id, JOB_TIMEOUT)
 
 
 def _log_messages(stack, job: dict, until=None, timeout: float = 60) -> list[str]:

@@ -28,17 +28,6 @@ LEFTOVER_SPEC = make_spec("scratch-left", products=2, variants_per_product=3)
 RUN_SPEC = make_spec("scratch-run", products=2, variants_per_product=2)
 
 
-def _wait_for_job(stack, job_id: str, timeout: float = LIVE_TIMEOUT) -> dict:
-    batch = stack.client("batch")
-    deadline = time.monotonic() + timeout
-    while True:
-        (job,) = batch.describe_jobs(jobs=[job_id])["jobs"]
-        if job["status"] in ("SUCCEEDED", "FAILED"):
-            return job
-        assert time.monotonic() < deadline, f"job {job_id} still {job['status']} after {timeout:.0f} s"
-        time.sleep(0.5)
-
-
 def _submit_clean_up(stack, run_id: str) -> dict:
     """A clean-up job submitted by hand, exactly as the workflow submits it; waited for."""
     submitted = stack.client("batch").submit_job(
@@ -50,7 +39,7 @@ def _submit_clean_up(stack, run_id: str) -> dict:
             "environment": [{"name": "RUN_ID", "value": run_id}],
         },
     )
-    return _wait_for_job(stack, submitted["jobId"])
+    return checks.wait_for_job(stack.client("batch"), submitted["jobId"], LIVE_TIMEOUT)
 
 
 def _clean_up_of(stack, run_id: str) -> dict | None:
@@ -68,7 +57,7 @@ def _clean_up_of(stack, run_id: str) -> dict | None:
         elif event["type"] == "TaskSucceeded" and state in CLEAN_UP_STATES:
             job_ids.append(json.loads(event["taskSucceededEventDetails"]["output"])["JobId"])
     assert len(job_ids) <= 1, f"{run_id} submitted {len(job_ids)} clean-up jobs"
-    return _wait_for_job(stack, job_ids[0]) if job_ids else None
+    return checks.wait_for_job(stack.client("batch"), job_ids[0], LIVE_TIMEOUT) if job_ids else None
 
 
 def _jobs_named(stack, name: str) -> list[dict]:
@@ -138,7 +127,7 @@ def leftover(farm, stack):
         jobDefinition=stack["job_definition_arn"],
         containerOverrides={"environment": [{"name": k, "value": v} for k, v in environment.items()]},
     )
-    job = _wait_for_job(stack, submitted["jobId"])
+    job = checks.wait_for_job(stack.client("batch"), submitted["jobId"], LIVE_TIMEOUT)
     assert job["status"] == "SUCCEEDED", job.get("statusReason")
     return run_id
 
