@@ -38,6 +38,7 @@ def test_array_execution_renders_every_slice(farm, stack, array_run, manifest_va
     assert message["variant_count"] == 12
 
 
+@pytest.fixture(scope="module")
 def standalone_job(farm, stack):
     """A 3-child array job submitted to the job queue directly, with the worker's environment as overrides."""
     spec = make_spec("standalone", products=3, variants_per_product=3)
