@@ -14,6 +14,21 @@ import threading
 log = logging.getLogger("localcloud.batch")
 
 _lock = threading.Lock()
+TERMINAL = ("SUCCEEDED", "FAILED")
+_watches: dict[str, threading.Event] = {}  # job id -> set when the job ends (Step Functions' .sync waits)
+_watches_lock = threading.Lock()
+
+
+def watch(job_id: str) -> threading.Event:
+    """An event set when the job reaches SUCCEEDED or FAILED (from now on: check the status once after
+    watching, or a job that ended before is missed). `unwatch` when done."""
+    with _watches_lock:
+        return _watches.setdefault(job_id, threading.Event())
+
+
+def unwatch(job_id: str) -> None:
+    with _watches_lock:
+        _watches.pop(job_id, None)
 
 
 def _events_backend(job):
@@ -41,6 +56,11 @@ def emit(job) -> None:
 def set_status(job, status: str) -> None:
     """Move the job to `status` and emit the event once per distinct status."""
     job.status = status
+    if status in TERMINAL:
+        with _watches_lock:
+            watched = _watches.get(job.job_id)
+        if watched is not None:
+            watched.set()
     if getattr(job, "_lc_emitted", None) != status:
         job._lc_emitted = status
         emit(job)

@@ -17,10 +17,11 @@ class Profile:
     run_time_s: int  # hard bound on the locust phase
     run_timeout_s: int  # one run may take at most this long
     worker_variants: int  # benchmark (1): one child's slice
-    worker_repeats: int  # interleaved worker/bare pairs, to damp noise from other load on the machine
-    e2e_variants: int  # benchmark (2)
+    worker_repeats: int  # interleaved child/bare rounds; the target is their median ratio
+    e2e_variants: int  # benchmark (2), at the stack's default sizing
     scaling_variants: int  # benchmark (3): the same total at 1, 2 and 4 children
-    e2e_default_sizing: bool = False  # also run the large execution at the default 100 variants per child
+    e2e_repeats: int = 3  # 1-variant and large executions each; the targets are medians
+    huge_variants: int = 0  # one more execution of this many variants at default sizing (0: none)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,7 +38,7 @@ PROFILES = {
         run_time_s=240,
         run_timeout_s=200,
         worker_variants=1500,
-        worker_repeats=2,
+        worker_repeats=3,
         e2e_variants=10_000,
         scaling_variants=2000,
     ),
@@ -51,9 +52,9 @@ PROFILES = {
         run_time_s=600,
         run_timeout_s=540,
         worker_variants=4000,
-        worker_repeats=2,
+        worker_repeats=3,
         e2e_variants=10_000,
         scaling_variants=2400,
-        e2e_default_sizing=True,
+        huge_variants=100_000,
     ),
 }

@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.perf import ops, specs
+from tests.perf import ops, phases, specs
 
 
 @dataclass
@@ -109,11 +109,18 @@ def _judge(stack, start: dict, started: dict | None, end: dict | None) -> tuple[
         return (
             "failed" if terminal else "lost"
         ), f"status {status}; {(end or {}).get('error') or 'no end recorded'}"
+    array_size = start["array_size"]
+    if array_size is None:  # sized by ValidateInput: what it decided is in the execution's history
+        array_size = (phases.validated_of(stack.client("stepfunctions"), started["execution_arn"]) or {}).get(
+            "array_size"
+        )
+        if array_size is None:
+            return "failed", "no ValidateInput output in the execution's history"
     spec = specs.make_spec(
         start.get("catalog_id", "perf-load"), start["variant_count"], start["variants_per_child"]
     )
     missing = ops.missing_outputs(
-        stack.client("s3"), stack["renders_bucket"], run_id, spec, start["array_size"],
+        stack.client("s3"), stack["renders_bucket"], run_id, spec, array_size,
         published=start["kind"] == "execution",
     )  # fmt: skip
     if missing:

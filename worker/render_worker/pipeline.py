@@ -49,6 +49,8 @@ class SliceResult:
     rendered: int = 0
     resumed: int = 0
     seconds: float = 0.0
+    render_s: float = 0.0  # the calling thread inside the renderer
+    upload_wait_s: float = 0.0  # the calling thread waiting for uploads: a full queue, then the last PUTs
 
 
 def render_slice(
@@ -122,17 +124,25 @@ def render_slice(
                 continue
             if upload_failures >= MAX_UPLOAD_FAILURES:
                 break
+            began = time.monotonic()
             body = renderer.render(product, variant)
+            result.render_s += time.monotonic() - began
             result.rendered += 1
             if pool is None:
+                began = time.monotonic()
                 upload(index, product_id, sku, key, body)
+                result.upload_wait_s += time.monotonic() - began
                 continue
+            began = time.monotonic()
             in_flight.acquire()
+            result.upload_wait_s += time.monotonic() - began
             future = pool.submit(upload, index, product_id, sku, key, body)
             future.add_done_callback(lambda _f: in_flight.release())
     finally:
         if pool is not None:
+            began = time.monotonic()
             pool.shutdown(wait=True)
+            result.upload_wait_s += time.monotonic() - began
     # Whatever is neither recorded nor failed was given up after repeated upload failures, or lost to an
     # error after its put (recording progress): either way it is not done.
     failed = {f[0] for f in result.failed}

@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,8 +161,21 @@ def load_catalog(config: WorkerConfig) -> spec.Catalog:
     return catalog
 
 
-def write_part_record(sink: Sink, child: str, result: SliceResult) -> None:
-    body = {"child": child, "variants": [r.to_dict() for r in result.records]}
+def slice_timing(result: SliceResult, setup_s: float, ended_at: float) -> dict[str, float]:
+    """Where this attempt's time went (the perf report's per-phase split; docs/contracts.md, "Part records"):
+    wall-clock start and end of the slice, the set-up before it (spec read and check), the main thread's
+    render time and its waits for uploads."""
+    return {
+        "slice_started_at": round(ended_at - result.seconds, 3),
+        "slice_ended_at": round(ended_at, 3),
+        "setup_s": round(setup_s, 3),
+        "render_s": round(result.render_s, 3),
+        "upload_wait_s": round(result.upload_wait_s, 3),
+    }
+
+
+def write_part_record(sink: Sink, child: str, result: SliceResult, timing: dict[str, float]) -> None:
+    body = {"child": child, "variants": [r.to_dict() for r in result.records], "timing": timing}
     sink.put(f"_parts/{child}.json", json.dumps(body, indent=None).encode(), content_type="application/json")
 
 
@@ -173,6 +187,7 @@ def run(env: Mapping[str, str]) -> int:
         return EXIT_FAILED
     logs.set_run_id(config.run_id)
     child = sizing.child_name(config.array_index)
+    setup_started = time.monotonic()
     try:
         catalog = load_catalog(config)
     except (SpecNotFound, SpecTooLarge, SpecInvalid) as exc:
@@ -191,6 +206,7 @@ def run(env: Mapping[str, str]) -> int:
     progress = scratch.ProgressLog(config.scratch_dir, config.run_id, child)
     done = progress.read(flat)
     sink = _sink(config)
+    setup_s = time.monotonic() - setup_started
     log.info(
         "rendering slice",
         extra={"child": child, "first": flat.start, "stop": flat.stop, "already_done": len(done)},
@@ -207,6 +223,7 @@ def run(env: Mapping[str, str]) -> int:
         )
     finally:
         progress.close()
+    timing = slice_timing(result, setup_s, time.time())
     summary = {
         "child": child,
         "rendered": result.rendered,
@@ -218,8 +235,8 @@ def run(env: Mapping[str, str]) -> int:
     if result.failed:
         log.error("slice incomplete", extra={**summary, "first_failures": result.failed[:5]})
         return EXIT_FAILED
-    write_part_record(sink, child, result)
-    log.info("slice done", extra=summary)
+    write_part_record(sink, child, result, timing)
+    log.info("slice done", extra={**summary, **timing})
     return EXIT_OK
 
 

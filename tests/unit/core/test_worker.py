@@ -63,6 +63,15 @@ def test_a_child_renders_its_slice_with_sse_kms_and_writes_its_part_record(cloud
     assert sorted(int(line.split("\t")[0]) for line in lines) == list(range(12, 24))
     assert (tmp_path / "scratch/run-1/spec.json").exists()
 
+    timing = part["timing"]  # the perf report's per-phase split reads it (docs/contracts.md)
+    assert set(timing) == {"slice_started_at", "slice_ended_at", "setup_s", "render_s", "upload_wait_s"}
+    assert 0 < timing["slice_ended_at"] - timing["slice_started_at"] < 60
+    assert abs(time.time() - timing["slice_ended_at"]) < 60
+    assert timing["render_s"] > 0 and timing["upload_wait_s"] > 0 and timing["setup_s"] > 0
+    assert (
+        timing["render_s"] + timing["upload_wait_s"] <= timing["slice_ended_at"] - timing["slice_started_at"]
+    )
+
 
 def test_a_plain_job_renders_everything(cloud, tmp_path, example_doc):
     s3, key_id = cloud
