@@ -87,11 +87,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
     _, catalog = loaded
-    per_child = sizing.variants_per_child(catalog.variant_count, catalog.override)
-    print(
-        f"{args.spec}: valid: {catalog.variant_count} variants in {len(catalog.products)} products "
-        f"(variants_per_child {per_child}, array_size {sizing.array_size(catalog.variant_count, per_child)})"
-    )
+    if catalog.override is not None:  # the deployed stack's sizing model decides otherwise (ValidateInput)
+        size = sizing.array_size(catalog.variant_count, catalog.override)
+        shape = f"the spec's variants_per_child {catalog.override}, array_size {size}"
+    else:
+        shape = "children chosen by the stack's sizing model when the workflow runs it"
+    counts = f"{catalog.variant_count} variants in {len(catalog.products)} products"
+    print(f"{args.spec}: valid: {counts} ({shape})")
     return 0
 
 

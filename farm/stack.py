@@ -46,6 +46,18 @@ class Stack:
     def is_local(self) -> bool:
         return bool(self.outputs.get("endpoint_url"))
 
+    def sizing_model(self):
+        """ValidateInput's sizing model of this stack (its `sizing` output), as render_worker.sizing's."""
+        from render_worker import sizing
+
+        given = self["sizing"]
+        return sizing.SizingModel(
+            child_variants_per_s=float(given["child_variants_per_s"]),
+            child_start_s=float(given["child_start_s"]),
+            storage_puts_per_s=float(given["storage_puts_per_s"]),
+            max_parallel_children=int(given["max_parallel_children"]),
+        )
+
     def local_credentials(self) -> dict[str, str]:
         """boto3 keyword arguments for the local cloud: its endpoint and the admin keys its boot issued."""
         from localcloud import credentials  # late: the aws path never needs it

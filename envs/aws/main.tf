@@ -3,23 +3,23 @@
 module "stack" {
   source = "../../modules/stack"
 
-  availability_zones         = var.availability_zones
-  batch_max_vcpus            = var.batch_max_vcpus
-  codedeploy_shifts_aliases  = true
-  create_batch_service_role  = false
-  default_variants_per_child = var.default_variants_per_child
-  enable_pipeline            = var.enable_pipeline
-  enable_test_hooks          = false
-  enable_vpc_endpoints       = true
-  environment                = "aws"
-  force_destroy_buckets      = false
-  lambda_zip_dir             = var.lambda_zip_dir
-  log_retention_days         = var.log_retention_days
-  name_prefix                = var.name_prefix
-  pipeline_branch            = var.pipeline_branch
-  tags                       = var.tags
-  vpc_cidr                   = var.vpc_cidr
-  worker_image               = var.worker_image
-  worker_memory_mib          = var.worker_memory_mib
-  worker_vcpu                = var.worker_vcpu
+  availability_zones        = var.availability_zones
+  batch_max_vcpus           = var.batch_max_vcpus
+  codedeploy_shifts_aliases = true
+  create_batch_service_role = false
+  enable_pipeline           = var.enable_pipeline
+  enable_test_hooks         = false
+  enable_vpc_endpoints      = true
+  environment               = "aws"
+  force_destroy_buckets     = false
+  lambda_zip_dir            = var.lambda_zip_dir
+  log_retention_days        = var.log_retention_days
+  name_prefix               = var.name_prefix
+  pipeline_branch           = var.pipeline_branch
+  sizing                    = var.sizing
+  tags                      = var.tags
+  vpc_cidr                  = var.vpc_cidr
+  worker_image              = var.worker_image
+  worker_memory_mib         = var.worker_memory_mib
+  worker_vcpu               = var.worker_vcpu
 }

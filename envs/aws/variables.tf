@@ -15,12 +15,6 @@ variable "batch_max_vcpus" {
   default     = 256
 }
 
-variable "default_variants_per_child" {
-  description = "Variants per array child when a spec does not say."
-  type        = number
-  default     = 100
-}
-
 variable "enable_pipeline" {
   description = "Create the CodeCommit -> CodeBuild -> CodeDeploy pipeline."
   type        = bool
@@ -58,6 +52,25 @@ variable "region" {
   validation {
     condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
     error_message = "region must be an AWS region name such as us-east-1."
+  }
+}
+
+variable "sizing" {
+  description = "ValidateInput's sizing model on AWS (modules/stack's sizing; docs/contracts.md, \"Flat order, sizing and slicing\"). Documented, not measured on AWS: child_start_s = 45, a Fargate task's start-up (commonly 30-60 s from RUNNABLE to running, image pull included); storage_puts_per_s = 3500, S3's documented 3,500 PUT/s per partitioned prefix (every run writes under its own <run_id>/ prefix); child_variants_per_s = 320 = min(render rate of one vCPU, uploads in flight / PUT latency) = min(~2,900 variants/s, measured with the offline renderer `python -m farm.bench --jobs 1`: 100,000 variants, files written, on this project's 2-core machine; 16 uploads in flight (UPLOAD_CONCURRENCY) / an assumed ~50 ms S3 PUT latency in-region = 320/s). Refresh from a measured run when one exists."
+  type = object({
+    child_variants_per_s = number
+    child_start_s        = number
+    storage_puts_per_s   = number
+  })
+  default = {
+    child_variants_per_s = 320
+    child_start_s        = 45
+    storage_puts_per_s   = 3500
+  }
+
+  validation {
+    condition     = var.sizing.child_variants_per_s > 0 && var.sizing.child_start_s >= 0 && var.sizing.storage_puts_per_s > 0
+    error_message = "sizing: child_variants_per_s and storage_puts_per_s must be > 0, child_start_s >= 0."
   }
 }
 

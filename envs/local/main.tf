@@ -8,7 +8,7 @@ module "stack" {
   source = "../../modules/stack"
 
   availability_zones        = ["us-east-1a", "us-east-1b"]
-  batch_max_vcpus           = 4
+  batch_max_vcpus           = 1 # one 1-vCPU job per compute environment: 2 children at once (Spot + on-demand), what a 2-core host runs
   codedeploy_shifts_aliases = false
   create_batch_service_role = true
   enable_pipeline           = true
@@ -21,6 +21,7 @@ module "stack" {
   log_retention_days        = 7
   max_spec_bytes            = 16777216 # 16 MiB: a 100,000-variant spec (~8 MB) fits; the live SpecTooLarge test stays cheap
   name_prefix               = "farm"
+  sizing                    = var.sizing
   tags                      = { CostCenter = "local" }
   vpc_cidr                  = "10.42.0.0/16"
   worker_image              = var.worker_image

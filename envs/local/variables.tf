@@ -15,3 +15,22 @@ variable "worker_image" {
   type        = string
   default     = "render-worker:local"
 }
+
+variable "sizing" {
+  description = "ValidateInput's sizing model on this machine (modules/stack's sizing; docs/contracts.md). Measured here on the local cloud (process mode, 2 cores), to be refreshed from the perf report: child_variants_per_s = one worker child's render+upload rate against the local S3; child_start_s = a child's start (interpreter, imports, spec fetch); storage_puts_per_s = the local S3's bare-PUT rate (one moto process). The children run at once come from batch_max_vcpus / worker_vcpu."
+  type = object({
+    child_variants_per_s = number
+    child_start_s        = number
+    storage_puts_per_s   = number
+  })
+  default = {
+    child_variants_per_s = 200
+    child_start_s        = 0.5
+    storage_puts_per_s   = 250
+  }
+
+  validation {
+    condition     = var.sizing.child_variants_per_s > 0 && var.sizing.child_start_s >= 0 && var.sizing.storage_puts_per_s > 0
+    error_message = "sizing: child_variants_per_s and storage_puts_per_s must be > 0, child_start_s >= 0."
+  }
+}

@@ -37,3 +37,8 @@ output "log_group_name" {
   description = "CloudWatch log group of the worker containers."
   value       = module.log_group.names["worker"]
 }
+
+output "max_parallel_jobs" {
+  description = "Jobs of worker_vcpu vCPUs the compute environments run at once: the sum over them of floor(max_vcpus / worker_vcpu) (the sizing model's max_parallel_children)."
+  value       = sum([for ce in aws_batch_compute_environment.this : floor(ce.compute_resources[0].max_vcpus / var.worker_vcpu)])
+}

@@ -13,9 +13,12 @@ locals {
       memory_size = 512
       timeout     = 60
       environment = {
-        DEFAULT_VARIANTS_PER_CHILD = tostring(var.default_variants_per_child)
-        MAX_SPEC_BYTES             = tostring(var.max_spec_bytes)
-        RENDERS_BUCKET             = var.renders_bucket
+        MAX_SPEC_BYTES               = tostring(var.max_spec_bytes)
+        RENDERS_BUCKET               = var.renders_bucket
+        SIZING_CHILD_START_S         = tostring(var.sizing.child_start_s)
+        SIZING_CHILD_VARIANTS_PER_S  = tostring(var.sizing.child_variants_per_s)
+        SIZING_MAX_PARALLEL_CHILDREN = tostring(var.sizing.max_parallel_children)
+        SIZING_STORAGE_PUTS_PER_S    = tostring(var.sizing.storage_puts_per_s)
       }
     }
     publish_results = {

@@ -4,17 +4,6 @@ variable "alias_follows_latest_version" {
   default     = true
 }
 
-variable "default_variants_per_child" {
-  description = "DEFAULT_VARIANTS_PER_CHILD of validate_input: variants one Batch child renders unless the spec overrides it."
-  type        = number
-  default     = 100
-
-  validation {
-    condition     = var.default_variants_per_child >= 1 && floor(var.default_variants_per_child) == var.default_variants_per_child
-    error_message = "default_variants_per_child must be a positive integer."
-  }
-}
-
 variable "functions_key_arn" {
   description = "KMS key (functions family) encrypting the functions' environment variables."
   type        = string
@@ -110,6 +99,26 @@ variable "runtime" {
   validation {
     condition     = can(regex("^python3\\.[0-9]+$", var.runtime))
     error_message = "runtime must be a Python runtime such as python3.11."
+  }
+}
+
+variable "sizing" {
+  description = "ValidateInput's array-sizing model (SIZING_* of validate_input; render_worker.sizing, docs/contracts.md): a child's render+upload rate in variants/s, its start-up in seconds, the renders store's PUT/s ceiling for all children together, and how many children the compute environments run at once (modules/batch's max_parallel_jobs). No defaults here: the stack passes the environment's numbers."
+  type = object({
+    child_variants_per_s  = number
+    child_start_s         = number
+    storage_puts_per_s    = number
+    max_parallel_children = number
+  })
+
+  validation {
+    condition     = var.sizing.child_variants_per_s > 0 && var.sizing.child_start_s >= 0 && var.sizing.storage_puts_per_s > 0
+    error_message = "sizing: child_variants_per_s and storage_puts_per_s must be > 0, child_start_s >= 0."
+  }
+
+  validation {
+    condition     = var.sizing.max_parallel_children >= 1 && floor(var.sizing.max_parallel_children) == var.sizing.max_parallel_children
+    error_message = "sizing.max_parallel_children must be a positive integer (the compute environments must fit at least one job)."
   }
 }
 

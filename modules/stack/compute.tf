@@ -29,12 +29,17 @@ module "batch" {
   worker_vcpu              = var.worker_vcpu
 }
 
+# ValidateInput's cost model: the env's measured or documented rates, and as many children at once as the
+# compute environments fit (the local cloud's Batch places jobs by the same vCPU arithmetic).
+locals {
+  sizing = merge(var.sizing, { max_parallel_children = module.batch.max_parallel_jobs })
+}
+
 module "functions" {
   source = "../functions"
 
   # With a pipeline and CodeDeploy in charge, the `live` aliases move only through CodeDeploy's shift.
   alias_follows_latest_version = !(var.enable_pipeline && var.codedeploy_shifts_aliases)
-  default_variants_per_child   = var.default_variants_per_child
   functions_key_arn            = module.kms.key_arns["functions"]
   lambda_zip_dir               = var.lambda_zip_dir
   log_retention_days           = var.log_retention_days
@@ -44,6 +49,7 @@ module "functions" {
   renders_bucket               = module.storage.renders_bucket
   renders_bucket_arn           = module.storage.renders_bucket_arn
   runtime                      = var.lambda_runtime
+  sizing                       = local.sizing
   specs_bucket_arn             = module.storage.specs_bucket_arn
   storage_key_arn              = module.kms.key_arns["storage"]
   tags                         = local.tags

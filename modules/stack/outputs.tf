@@ -3,7 +3,7 @@
 data "aws_region" "current" {}
 
 output "farm" {
-  description = "Everything clients of the farm need (the names of docs/contracts.md): buckets, workflow, Batch, topics and queues, events capture, scratch, keys, functions, registry, endpoint."
+  description = "Everything clients of the farm need (the names of docs/contracts.md): buckets, workflow, Batch, topics and queues, events capture, scratch, keys, functions, registry, endpoint, the sizing model."
   value = {
     artifacts_bucket            = module.storage.artifacts_bucket           # pipeline artifacts
     completion_delivery_dlq_url = module.notify.completion_delivery_dlq_url # what SNS could not deliver to notifications
@@ -29,6 +29,7 @@ output "farm" {
     region                      = data.aws_region.current.name              # where the stack runs
     renders_bucket              = module.storage.renders_bucket             # SVGs, part records, manifests
     scratch_mount_path          = var.scratch_mount_path                    # SCRATCH_DIR inside jobs
+    sizing                      = local.sizing                              # ValidateInput's cost model
     specs_bucket                = module.storage.specs_bucket               # catalog specs are submitted here
     state_machine_arn           = module.workflow.state_machine_arn         # validate -> render -> publish -> notify
     test_hooks_enabled          = var.enable_test_hooks                     # FARM_TEST_HOOKS=1 in jobs

@@ -18,17 +18,6 @@ variable "batch_max_vcpus" {
   }
 }
 
-variable "default_variants_per_child" {
-  description = "Variants each array child renders when the spec does not say (ValidateInput's DEFAULT_VARIANTS_PER_CHILD)."
-  type        = number
-  default     = 100
-
-  validation {
-    condition     = var.default_variants_per_child >= 1 && floor(var.default_variants_per_child) == var.default_variants_per_child
-    error_message = "default_variants_per_child must be a positive integer."
-  }
-}
-
 variable "codedeploy_shifts_aliases" {
   description = "CodeDeploy moves the functions' live aliases after each pipeline deploy (needs enable_pipeline); false: every apply moves them to the newly published versions itself."
   type        = bool
@@ -175,6 +164,30 @@ variable "scratch_mount_path" {
   validation {
     condition     = can(regex("^/[A-Za-z0-9._/-]+$", var.scratch_mount_path))
     error_message = "scratch_mount_path must be an absolute path."
+  }
+}
+
+variable "sizing" {
+  description = "The environment's array-sizing model (ValidateInput's SIZING_*; docs/contracts.md, \"Flat order, sizing and slicing\"): child_variants_per_s, the variants one child renders and uploads per second; child_start_s, the seconds from a child's submission to its first variant; storage_puts_per_s, the PUTs per second the renders store takes from all children together. No default: each env root sets its own and says where the numbers come from (envs/local measured on the local cloud, envs/aws from AWS's documentation). How many children run at once is not an input: it is modules/batch's max_parallel_jobs (batch_max_vcpus and worker_vcpu)."
+  type = object({
+    child_variants_per_s = number
+    child_start_s        = number
+    storage_puts_per_s   = number
+  })
+
+  validation {
+    condition     = var.sizing.child_variants_per_s > 0
+    error_message = "sizing.child_variants_per_s must be > 0 (variants per second of one child)."
+  }
+
+  validation {
+    condition     = var.sizing.child_start_s >= 0
+    error_message = "sizing.child_start_s must be >= 0 (seconds)."
+  }
+
+  validation {
+    condition     = var.sizing.storage_puts_per_s > 0
+    error_message = "sizing.storage_puts_per_s must be > 0 (PUTs per second)."
   }
 }
 

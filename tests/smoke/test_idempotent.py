@@ -64,7 +64,7 @@ def test_outputs_cover_the_contract(deployment):
         "failure_topic_arn", "notifications_queue_url", "notifications_dlq_url", "failure_queue_url",
         "events_rule_name", "events_log_group_name", "events_queue_url", "efs_file_system_id",
         "efs_access_point_id", "scratch_mount_path", "kms_key_arns", "lambda_function_names",
-        "ecr_repository_url", "test_hooks_enabled",
+        "ecr_repository_url", "test_hooks_enabled", "sizing",
     }  # fmt: skip
     assert expected <= set(deployment)
     assert set(deployment["kms_key_arns"]) == {
@@ -76,6 +76,14 @@ def test_outputs_cover_the_contract(deployment):
         "registry",
     }
     assert deployment["test_hooks_enabled"] is True
+    # envs/local: one 1-vCPU job in each of the two compute environments, what the local Batch runs at once
+    assert set(deployment["sizing"]) == {
+        "child_variants_per_s",
+        "child_start_s",
+        "storage_puts_per_s",
+        "max_parallel_children",
+    }
+    assert deployment["sizing"]["max_parallel_children"] == 2
 
 
 def test_second_plan_shows_no_changes(deployment):

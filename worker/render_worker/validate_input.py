@@ -1,5 +1,6 @@
 """ValidateInput: the spec exists, is within the size limit, parses, passes the schema and the cross rules;
-decide the run id and the array sizing; name the spec version that was validated (the one the worker and
+decide the run id and the array sizing (render_worker.sizing's cost model, its parameters from the SIZING_*
+variables of the function's environment); name the spec version that was validated (the one the worker and
 PublishResults read). Raises InvalidExecutionInput, SpecNotFound, SpecTooLarge, SpecInvalid or AccessDenied
 (the function's role may not read the spec: a denial, never reported as missing)."""
 
@@ -75,17 +76,17 @@ def validate_input(event: Any, *, s3: Any, env: Mapping[str, str]) -> dict[str, 
         check_execution_input(event["execution_input"], event.get("run_id"))
     check_cloud_spec_uri(spec_uri)
     max_bytes = int(env.get("MAX_SPEC_BYTES") or spec.MAX_SPEC_BYTES)
-    default_per_child = int(env.get("DEFAULT_VARIANTS_PER_CHILD") or sizing.DEFAULT_VARIANTS_PER_CHILD)
     renders_bucket = env.get("RENDERS_BUCKET", "")
     if not renders_bucket:
         raise RuntimeError("RENDERS_BUCKET is not set in the function's environment")
 
     given_run_id = check_run_id(event["run_id"]) if event.get("run_id") else None  # before any S3 read
+    model = sizing.SizingModel.from_env(env)  # no or a bad SIZING_* fails here, naming the variable
     spec_object = fetch_spec(spec_uri, max_bytes, s3)
     catalog = spec.load_catalog(spec_object.body)
     run_id = given_run_id or new_run_id(catalog.catalog_id)
     logs.set_run_id(run_id)
-    per_child = sizing.variants_per_child(catalog.variant_count, catalog.override, default_per_child)
+    chosen = sizing.plan(catalog.variant_count, model, catalog.override)
     result = {
         "run_id": run_id,
         "spec_uri": spec_uri,
@@ -93,8 +94,11 @@ def validate_input(event: Any, *, s3: Any, env: Mapping[str, str]) -> dict[str, 
         "catalog_id": catalog.catalog_id,
         "output_uri": f"s3://{renders_bucket}/{run_id}/",
         "variant_count": catalog.variant_count,
-        "variants_per_child": per_child,
-        "array_size": sizing.array_size(catalog.variant_count, per_child),
+        "variants_per_child": chosen.variants_per_child,
+        "array_size": chosen.array_size,
+        "children": chosen.children,
+        "predicted_wall_s": chosen.predicted_wall_s,
+        "sizing": {"model": model.as_dict(), "basis": chosen.basis},
     }
     log.info("spec valid", extra=result)
     return result

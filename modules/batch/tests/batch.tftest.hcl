@@ -192,6 +192,11 @@ run "deploys" {
   }
 
   assert {
+    condition     = output.max_parallel_jobs == 16
+    error_message = "max_parallel_jobs: floor(16 vCPUs / 2 vCPUs per job) in each of the two compute environments"
+  }
+
+  assert {
     condition = {
       for o in aws_batch_job_queue.this.compute_environment_order : tostring(o.order) => o.compute_environment
       } == {

@@ -2,18 +2,18 @@
 # TF_VAR_lambda_zip_dir): the roles' policies as IAM stores them, the functions, their log groups, the `live`
 # aliases in both ownership modes, the optional inputs, and every input validation.
 variables {
-  name_prefix                = "tt-functions"
-  default_variants_per_child = 25
-  functions_key_arn          = "arn:aws:kms:us-east-1:123456789012:key/33333333-3333-3333-3333-333333333333"
-  log_retention_days         = 7
-  logs_key_arn               = "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111"
-  max_spec_bytes             = 1048576
-  renders_bucket             = "tt-functions-renders"
-  renders_bucket_arn         = "arn:aws:s3:::tt-functions-renders"
-  runtime                    = "python3.11"
-  specs_bucket_arn           = "arn:aws:s3:::tt-functions-specs"
-  storage_key_arn            = "arn:aws:kms:us-east-1:123456789012:key/22222222-2222-2222-2222-222222222222"
-  tags                       = { Owner = "tftest" }
+  name_prefix        = "tt-functions"
+  functions_key_arn  = "arn:aws:kms:us-east-1:123456789012:key/33333333-3333-3333-3333-333333333333"
+  log_retention_days = 7
+  logs_key_arn       = "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111"
+  max_spec_bytes     = 1048576
+  renders_bucket     = "tt-functions-renders"
+  renders_bucket_arn = "arn:aws:s3:::tt-functions-renders"
+  runtime            = "python3.11"
+  sizing             = { child_variants_per_s = 200, child_start_s = 0.5, storage_puts_per_s = 250, max_parallel_children = 2 }
+  specs_bucket_arn   = "arn:aws:s3:::tt-functions-specs"
+  storage_key_arn    = "arn:aws:kms:us-east-1:123456789012:key/22222222-2222-2222-2222-222222222222"
+  tags               = { Owner = "tftest" }
 }
 
 # The account and region, to spell the expected ARNs.
@@ -134,7 +134,10 @@ run "deploys" {
 
   assert {
     condition = { for k, f in aws_lambda_function.this : k => f.environment[0].variables } == {
-      validate_input  = tomap({ DEFAULT_VARIANTS_PER_CHILD = "25", MAX_SPEC_BYTES = "1048576", RENDERS_BUCKET = "tt-functions-renders" })
+      validate_input = tomap({
+        MAX_SPEC_BYTES              = "1048576", RENDERS_BUCKET = "tt-functions-renders", SIZING_CHILD_START_S = "0.5",
+        SIZING_CHILD_VARIANTS_PER_S = "200", SIZING_MAX_PARALLEL_CHILDREN = "2", SIZING_STORAGE_PUTS_PER_S = "250",
+      })
       publish_results = tomap({ MAX_SPEC_BYTES = "1048576", OUTPUT_KMS_KEY_ID = var.storage_key_arn, RENDERS_BUCKET = "tt-functions-renders" })
     }
     error_message = "the environments of docs/contracts.md, exactly (max_spec_bytes reaches both functions)"
@@ -206,23 +209,22 @@ run "rejects_bad_input" {
   command = plan
 
   variables {
-    default_variants_per_child = 1.5
-    functions_key_arn          = "alias/functions"
-    lambda_zip_dir             = ""
-    logs_key_arn               = "alias/logs"
-    max_spec_bytes             = 1023
-    name_prefix                = "TT_Functions"
-    renders_bucket             = "Renders_Bucket"
-    renders_bucket_arn         = "tt-functions-renders"
-    reserved_concurrency       = 0
-    runtime                    = "nodejs20.x"
-    specs_bucket_arn           = "tt-functions-specs"
-    storage_key_arn            = "alias/storage"
-    tracing_mode               = "On"
+    functions_key_arn    = "alias/functions"
+    lambda_zip_dir       = ""
+    logs_key_arn         = "alias/logs"
+    max_spec_bytes       = 1023
+    name_prefix          = "TT_Functions"
+    renders_bucket       = "Renders_Bucket"
+    renders_bucket_arn   = "tt-functions-renders"
+    reserved_concurrency = 0
+    runtime              = "nodejs20.x"
+    sizing               = { child_variants_per_s = 0, child_start_s = -1, storage_puts_per_s = 250, max_parallel_children = 1.5 }
+    specs_bucket_arn     = "tt-functions-specs"
+    storage_key_arn      = "alias/storage"
+    tracing_mode         = "On"
   }
 
   expect_failures = [
-    var.default_variants_per_child,
     var.functions_key_arn,
     var.lambda_zip_dir,
     var.logs_key_arn,
@@ -232,6 +234,7 @@ run "rejects_bad_input" {
     var.renders_bucket_arn,
     var.reserved_concurrency,
     var.runtime,
+    var.sizing,
     var.specs_bucket_arn,
     var.storage_key_arn,
     var.tracing_mode,

@@ -7,6 +7,7 @@ variables {
   endpoint_url         = "http://127.0.0.1:4599"
   environment          = "local"
   name_prefix          = "tt-stack"
+  sizing               = { child_variants_per_s = 200, child_start_s = 0.5, storage_puts_per_s = 250 }
   vpc_cidr             = "10.43.0.0/16"
   worker_image         = "render-worker:test"
   # lambda_zip_dir comes from TF_VAR_lambda_zip_dir (the harness-built zips)
@@ -22,7 +23,7 @@ run "contract_and_pipeline" {
       "events_queue_url", "events_rule_name", "failure_delivery_dlq_url", "failure_dlq_url", "failure_queue_url",
       "failure_topic_arn", "job_definition_arn", "job_queue_arn", "kms_key_arns", "lambda_function_names",
       "notifications_dlq_url", "notifications_queue_url", "region", "renders_bucket", "scratch_mount_path",
-      "specs_bucket", "state_machine_arn", "test_hooks_enabled",
+      "sizing", "specs_bucket", "state_machine_arn", "test_hooks_enabled",
     ])
     error_message = "the farm output must hold exactly the names of docs/contracts.md"
   }
@@ -40,6 +41,13 @@ run "contract_and_pipeline" {
   assert {
     condition     = length(module.pipeline) == 1
     error_message = "the pipeline is on by default"
+  }
+
+  assert {
+    condition = output.farm.sizing == {
+      child_variants_per_s = 200, child_start_s = 0.5, storage_puts_per_s = 250, max_parallel_children = 8
+    }
+    error_message = "the sizing model in the contract: the env's rates, and floor(4 vCPUs / 1) jobs in each of the two compute environments at once"
   }
 
   # Who each key policy names (the ARNs themselves are known only after apply; the live suites use them).
@@ -64,6 +72,13 @@ run "aws_shaped_without_pipeline" {
     endpoint_url              = null
     codedeploy_shifts_aliases = true
     environment               = "aws"
+    batch_max_vcpus           = 9
+    worker_vcpu               = 2
+  }
+
+  assert {
+    condition     = output.farm.sizing.max_parallel_children == 8
+    error_message = "max_parallel_children counts whole jobs per compute environment: 2 x floor(9 vCPUs / 2 vCPUs)"
   }
 
   assert {
@@ -90,7 +105,6 @@ run "rejects_bad_input" {
   variables {
     availability_zones           = ["us-east-1a"]
     batch_max_vcpus              = 0
-    default_variants_per_child   = 0.5
     endpoint_url                 = "ftp://somewhere/path"
     environment                  = "staging"
     job_attempt_duration_seconds = 30
@@ -101,6 +115,7 @@ run "rejects_bad_input" {
     name_prefix                  = "Farm"
     pipeline_branch              = "main branch"
     scratch_mount_path           = "relative/path"
+    sizing                       = { child_variants_per_s = 0, child_start_s = -1, storage_puts_per_s = 0 }
     vpc_cidr                     = "10.0.0.0/33"
     worker_image                 = ""
     worker_memory_mib            = 256
@@ -108,9 +123,9 @@ run "rejects_bad_input" {
   }
 
   expect_failures = [
-    var.availability_zones, var.batch_max_vcpus, var.default_variants_per_child, var.endpoint_url,
-    var.environment, var.job_attempt_duration_seconds, var.job_attempts, var.lambda_runtime, var.lambda_zip_dir,
-    var.max_spec_bytes, var.name_prefix, var.pipeline_branch, var.scratch_mount_path, var.vpc_cidr,
-    var.worker_image, var.worker_memory_mib, var.worker_vcpu,
+    var.availability_zones, var.batch_max_vcpus, var.endpoint_url, var.environment,
+    var.job_attempt_duration_seconds, var.job_attempts, var.lambda_runtime, var.lambda_zip_dir, var.max_spec_bytes,
+    var.name_prefix, var.pipeline_branch, var.scratch_mount_path, var.sizing, var.vpc_cidr, var.worker_image,
+    var.worker_memory_mib, var.worker_vcpu,
   ]
 }

@@ -93,6 +93,9 @@ run "deploys" {
         "variant_count.$"      = "$.Payload.variant_count"
         "variants_per_child.$" = "$.Payload.variants_per_child"
         "array_size.$"         = "$.Payload.array_size"
+        "children.$"           = "$.Payload.children"
+        "predicted_wall_s.$"   = "$.Payload.predicted_wall_s"
+        "sizing.$"             = "$.Payload.sizing"
       },
       "$.validated",
     ]

@@ -12,6 +12,13 @@ from render_worker import aws
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "catalog.example.json"
+# ValidateInput's sizing model as envs/local sets it (modules/functions writes these variables).
+SIZING_ENV = {
+    "SIZING_CHILD_VARIANTS_PER_S": "200",
+    "SIZING_CHILD_START_S": "0.5",
+    "SIZING_STORAGE_PUTS_PER_S": "250",
+    "SIZING_MAX_PARALLEL_CHILDREN": "2",
+}
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ def farm(*args: str, capsys) -> tuple[int, str, str]:
 def test_validate_accepts_the_example(example_path, capsys):
     code, out, err = farm("validate", str(example_path), capsys=capsys)
     assert (code, err) == (0, "")
-    assert "valid: 8 variants in 3 products (variants_per_child 100, array_size 1)" in out
+    assert "valid: 8 variants in 3 products (children chosen by the stack's sizing model" in out
 
 
 BROKEN = [

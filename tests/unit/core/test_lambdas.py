@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 
 import pytest
 
@@ -11,7 +12,7 @@ from render_worker import errors, schemas, worker
 from render_worker.errors import RenderIncomplete, SpecInvalid, SpecNotFound, SpecTooLarge
 from render_worker.validate_input import InvalidExecutionInput
 
-from .conftest import ROOT, generated_spec
+from .conftest import ROOT, SIZING_ENV, generated_spec
 
 
 def load_handler(name: str):
@@ -26,6 +27,8 @@ def functions(cloud, monkeypatch):
     s3, key_id = cloud
     monkeypatch.setenv("RENDERS_BUCKET", "renders")
     monkeypatch.setenv("OUTPUT_KMS_KEY_ID", key_id)
+    for name, value in SIZING_ENV.items():
+        monkeypatch.setenv(name, value)
     return s3, key_id, load_handler("validate_input"), load_handler("publish_results")
 
 
@@ -79,22 +82,72 @@ def test_validate_input_returns_the_run_plan(functions, example_doc):
         "catalog_id": "spring-2026",
         "output_uri": "s3://renders/run-42/",
         "variant_count": 8,
-        "variants_per_child": 100,
+        # 8 variants: one child takes 0.54 s, two 0.53 s (0.5 s start-up each): one child is within 10%
+        "variants_per_child": 8,
         "array_size": 1,
+        "children": 1,
+        "predicted_wall_s": 0.54,
+        "sizing": {
+            "model": {
+                "child_variants_per_s": 200.0,
+                "child_start_s": 0.5,
+                "storage_puts_per_s": 250.0,
+                "max_parallel_children": 2,
+            },
+            "basis": "1 child: 0.5 s at 1 x 200/s is within 10% of the best 0.5 s (the S3 ceiling 250/s, "
+            "from 2 children); more would each pay a 0.5 s start-up for less",
+        },
     }
     generated = validate({"spec_uri": uri}, None)["run_id"]
     assert generated.startswith("spring-2026-") and len(generated) <= 80
 
 
-def test_validate_input_sizing_honours_env_default_and_spec_override(functions, monkeypatch):
+def test_validate_input_sizes_from_the_env_model_and_the_spec_override_wins(functions, monkeypatch):
     s3, _, validate, _ = functions
-    monkeypatch.setenv("DEFAULT_VARIANTS_PER_CHILD", "7")
-    result = validate({"spec_uri": put(s3, generated_spec(2, 25)), "run_id": "r"}, None)
-    assert (result["variant_count"], result["variants_per_child"], result["array_size"]) == (50, 7, 8)
+    result = validate({"spec_uri": put(s3, generated_spec(2, 500)), "run_id": "r"}, None)
+    assert (result["variant_count"], result["children"], result["variants_per_child"]) == (1000, 2, 500)
+    assert (result["array_size"], result["predicted_wall_s"]) == (2, 4.5)  # 0.5 + 1000 / min(400, 250)
+    assert result["sizing"]["basis"] == "2 children: S3 ceiling 250/s reached at 2 x 200/s"
+    # Another environment's parameters, another choice: AWS-like start-ups make one child enough.
+    monkeypatch.setenv("SIZING_CHILD_START_S", "45")
+    monkeypatch.setenv("SIZING_MAX_PARALLEL_CHILDREN", "256")
+    monkeypatch.setenv("SIZING_STORAGE_PUTS_PER_S", "3500")
+    monkeypatch.setenv("SIZING_CHILD_VARIANTS_PER_S", "320")
+    result = validate({"spec_uri": put(s3, generated_spec(2, 500)), "run_id": "r"}, None)
+    assert (result["children"], result["variants_per_child"], result["array_size"]) == (1, 1000, 1)
+    assert result["sizing"]["model"]["max_parallel_children"] == 256
+    # The spec's override wins; the prediction is the model's (7 waves of 2 at once: 3.5 s + 1000 / 640).
+    monkeypatch.setenv("SIZING_CHILD_START_S", "0.5")
+    monkeypatch.setenv("SIZING_MAX_PARALLEL_CHILDREN", "2")
     result = validate(
-        {"spec_uri": put(s3, generated_spec(2, 25, variants_per_child=50)), "run_id": "r"}, None
+        {"spec_uri": put(s3, generated_spec(2, 500, variants_per_child=77)), "run_id": "r"}, None
     )
-    assert (result["variants_per_child"], result["array_size"]) == (50, 1)
+    assert (result["children"], result["variants_per_child"], result["array_size"]) == (13, 77, 13)
+    assert result["predicted_wall_s"] == 5.062
+    assert (
+        result["sizing"]["basis"]
+        == "13 children: the spec's override of 77 per child, in 7 waves of at most 2 at once"
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SIZING_CHILD_START_S", None, "SIZING_CHILD_START_S is not set"),
+        ("SIZING_CHILD_VARIANTS_PER_S", "fast", "SIZING_CHILD_VARIANTS_PER_S='fast' is not a number"),
+        ("SIZING_MAX_PARALLEL_CHILDREN", "0", "SIZING_MAX_PARALLEL_CHILDREN=0.0 is not an integer >= 1"),
+    ],
+)
+def test_validate_input_names_a_missing_or_bad_sizing_variable(
+    functions, monkeypatch, variable, value, message
+):
+    s3, _, validate, _ = functions
+    if value is None:
+        monkeypatch.delenv(variable)
+    else:
+        monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
+        validate({"spec_uri": put(s3, generated_spec(1, 3)), "run_id": "r"}, None)
 
 
 @pytest.mark.parametrize(
