@@ -312,13 +312,13 @@ def _remove_boot_containers(boot_id: str) -> None:
 
 
 def with_routes(app: Callable, boot_id: str, errors: ServerErrors) -> Callable:
-    """The local cloud's own routes (health, errors, IAM record) in front of moto's app, whose requests are
-    authorised as IAM would (localcloud/iam/authorizer.py) and whose errors are counted."""
+    """The local cloud's own routes (health, errors, IAM record, the speed-ups switch) in front of moto's app,
+    whose requests are authorised as IAM would (localcloud/iam/authorizer.py) and whose errors are counted."""
     # The health document names the state directory too: `up`/`down` of another checkout say whose cloud
     # holds the port, and the harness finds a private cloud's credentials file through it.
     state_dir = os.environ.get("LOCALCLOUD_STATE_DIR") or str(config.state_dir())
     health = {"status": "ok", "boot_id": boot_id, "pid": os.getpid(), "state_dir": state_dir}
-    from localcloud import ecs_metadata, faults  # faults: off by default; its route and S3 SlowDown
+    from localcloud import ecs_metadata, faults, speedups  # faults: off by default; its route and S3 SlowDown
     from localcloud.iam import authorizer, record
 
     counted = count_errors(authorizer.middleware(faults.middleware(app)), errors)
@@ -326,8 +326,13 @@ def with_routes(app: Callable, boot_id: str, errors: ServerErrors) -> Callable:
     def wrapped(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO")
         if path == config.HEALTH_PATH:
-            # The ECR registry's address (None when it is off, with the reason) and the runtime mode.
-            found = {"registry": registry.address(), "runtime": runtime_mode()}
+            # The ECR registry's address (None when it is off, with the reason), the runtime mode and
+            # whether the speed-ups of moto are on.
+            found = {
+                "registry": registry.address(),
+                "runtime": runtime_mode(),
+                "speedups": speedups.enabled(),
+            }
             if found["registry"] is None:
                 found["registry_off"] = registry.off_reason()
             return _json_answer(start_response, {**health, **found})
@@ -335,6 +340,8 @@ def with_routes(app: Callable, boot_id: str, errors: ServerErrors) -> Callable:
             return _json_answer(start_response, {"boot_id": boot_id, **errors.snapshot()})
         if path == record.PATH:
             return record.route(environ, start_response, boot_id)
+        if path == speedups.PATH:  # the switch of the speed-ups of moto (issue 13), flipped by benchmarks
+            return speedups.route(environ, start_response)
         if ecs_metadata.handles(path):  # container attempts' ECS_CONTAINER_METADATA_URI_V4
             return ecs_metadata.route(environ, start_response)
         return counted(environ, start_response)

@@ -1,5 +1,5 @@
-"""The local cloud's speed-ups of moto (issue 13): one switch, on by default, flipped at run time so a benchmark
-can measure with and without them in the same run against the same buckets.
+"""The local cloud's speed-ups of moto (issue 13): one switch, on by default, flipped at run time so a
+benchmark can measure with and without them in the same run against the same buckets.
 
 Each speed-up is a patch that keeps moto's behaviour (the suites check the same answers both ways) and asks
 `enabled()` on every call, falling back to moto's own code when the switch is off. The switch starts from
@@ -69,7 +69,8 @@ def _answer(start_response: Callable, status: str, doc: dict[str, Any]) -> list[
 
 def _call(endpoint: str, body: dict[str, Any] | None = None) -> bool:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(endpoint.rstrip("/") + PATH, data=data, method="GET" if data is None else "POST")
+    method = "GET" if data is None else "POST"
+    request = urllib.request.Request(endpoint.rstrip("/") + PATH, data=data, method=method)  # noqa: S310
     with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - the local cloud on 127.0.0.1
         return bool(json.load(answer)["enabled"])
 
