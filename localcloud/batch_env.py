@@ -112,8 +112,9 @@ def batch_variables(job, attempt: int) -> dict[str, str]:
         "AWS_BATCH_JOB_ATTEMPT": str(attempt),
         "AWS_BATCH_JQ_NAME": queue.name,
     }
-    if queue.environments:
-        env["AWS_BATCH_CE_NAME"] = queue.environments[0].name
+    placed = getattr(job, "_lc_compute_environment", None)  # where batch_runner's SlotPool placed the attempt
+    if placed is not None or queue.environments:
+        env["AWS_BATCH_CE_NAME"] = (placed or queue.environments[0]).name
     index = job.array_properties.get("index")
     if index is not None:
         env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(index)

@@ -9,8 +9,11 @@ What AWS Batch does and we reproduce:
 - retryStrategy.attempts and evaluateOnExit (first matching rule wins, no match = retry); a job killed for
   exceeding attemptDurationSeconds is not retried;
 - every attempt recorded (exit code, reason, log stream, times); output in /aws/batch/job;
-- Fargate Spot interruptions, when a test switches that fault on (localcloud/faults.py): an attempt on a Spot
-  environment gets SIGTERM, then SIGKILL, and ends "Your Spot Task was interrupted." (never the last attempt).
+- placement: an attempt runs in the first compute environment of its queue, in order, with free vCPUs for it,
+  and at most LOCALCLOUD_BATCH_CONCURRENCY at once (SlotPool); a job no environment can hold stays RUNNABLE;
+- Fargate Spot interruptions, when a test switches that fault on (localcloud/faults.py): an attempt placed in
+  a Spot environment gets SIGTERM, then SIGKILL, and ends "Your Spot Task was interrupted." (never the last
+  attempt).
 
 Two runtimes (localcloud/containers.py, chosen once per cloud): in process mode an attempt is a host process
 (batch_env.command_and_env); in container mode it is `podman run` of the job definition's image
@@ -21,8 +24,11 @@ exit code 137; an image no registry has fails the attempt with CannotPullContain
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import dataclasses
 import fnmatch
+import itertools
 import logging
 import os
 import shutil
@@ -33,6 +39,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from localcloud import batch_env, batch_events, config, containers, ecs_metadata, faults, procs, runtime
 
@@ -50,36 +57,169 @@ OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
 PODMAN_START_ERRORS = (125, 126, 127)  # podman itself failed, the command cannot be run, or was not found
 
 
-class SlotPool:
-    """Run slots shared by every job and array child (LOCALCLOUD_BATCH_CONCURRENCY), handed out in FIFO order.
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    """Where an attempt runs: the compute environment it was placed in, and the vCPUs it holds there."""
 
-    Waiters sleep on a condition (no polling, so 10,000 queued children cost no CPU); `wake_all` lets a
-    terminated job stop waiting.
+    environment: Any
+    vcpus: float
+
+
+@dataclasses.dataclass(eq=False)
+class _Ticket:
+    job: Any
+    vcpus: float
+    order: int  # FIFO position among every waiter
+    wake: threading.Condition  # on the pool's lock: a placement wakes this waiter alone
+    placement: Placement | None = None
+    gone: bool = False  # its job was stopped while it waited: no longer in the pool's queues
+
+
+def job_vcpus(job) -> float:
+    """The job's VCPU (resourceRequirements or the legacy vcpus, submit-time overrides on top); 1 if it names
+    none or nothing readable."""
+    try:
+        return max(0.0, float(batch_env.resources(job).get("VCPU") or 1))
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def max_vcpus(environment) -> float | None:
+    """A compute environment's maxvCpus; None (no ceiling) for one without compute resources (UNMANAGED)."""
+    resources = getattr(environment, "compute_resources", None) or {}
+    value = resources.get("maxvCpus")
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class SlotPool:
+    """Where and when Batch jobs and array children run, as AWS Batch places them: on the first compute
+    environment of the job's queue, in the queue's order, whose free vCPUs (maxvCpus minus the VCPU of the
+    jobs running there) hold the job's VCPU; and never more than `size` jobs at once
+    (LOCALCLOUD_BATCH_CONCURRENCY, the host's cap, default its cores).
+
+    FIFO: the oldest waiter that fits somewhere goes first. Waiters queue per (job queue, VCPU), so a job no
+    environment of its queue can ever hold stays RUNNABLE, as on AWS, without holding up jobs that fit.
+    Each waiter sleeps on a condition of its own (no polling; a release wakes only the waiter it places, so
+    10,000 queued children cost no CPU); `wake_all` lets terminated jobs stop waiting. Capacity is read at
+    each placement (a job's arrival or release): a changed maxvCpus or queue order applies from the next one.
     """
 
     def __init__(self, size: int):
         self.size = size
-        self._free = size
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._running = 0
+        self._held: dict[str, float] = {}  # compute environment ARN -> VCPU of the jobs running there
+        self._waiting: dict[tuple[str, float], collections.deque[_Ticket]] = {}
+        self._order = itertools.count()
 
-    def acquire(self, job) -> bool:
-        with self._cond:
-            while self._free == 0 and not job.stop:
-                self._cond.wait()
+    @property
+    def running(self) -> int:
+        with self._lock:
+            return self._running
+
+    @property
+    def waiting(self) -> int:
+        """Jobs waiting to be placed (stopped ones leave at once)."""
+        with self._lock:
+            return sum(1 for queue in self._waiting.values() for t in queue if not t.job.stop)
+
+    def held(self, environment_arn: str) -> float:
+        """vCPUs the jobs running in this compute environment hold."""
+        with self._lock:
+            return self._held.get(environment_arn, 0.0)
+
+    def acquire(self, job) -> Placement | None:
+        """Waits until the job is placed (its Placement) or stopped (None)."""
+        vcpus = job_vcpus(job)
+        key = (str(getattr(job.job_queue, "arn", "") or id(job.job_queue)), vcpus)
+        with self._lock:
+            ticket = _Ticket(job, vcpus, next(self._order), threading.Condition(self._lock))
+            self._waiting.setdefault(key, collections.deque()).append(ticket)
+            self._dispatch()
+            while ticket.placement is None and not job.stop:
+                ticket.wake.wait()
+            placement = ticket.placement
             if job.stop:
-                self._cond.notify()  # pass on a wake-up this stopped job may have swallowed
-                return False
-            self._free -= 1
-            return True
+                if placement is not None:  # placed and stopped at once: hand the capacity back
+                    self._give_back(placement)
+                else:
+                    self._forget(key, ticket)
+                return None
+            return placement
 
-    def release(self) -> None:
-        with self._cond:
-            self._free += 1
-            self._cond.notify()
+    def release(self, placement: Placement) -> None:
+        with self._lock:
+            self._give_back(placement)
 
     def wake_all(self) -> None:
-        with self._cond:
-            self._cond.notify_all()
+        """Wake every waiter whose job was stopped (terminate calls it), so it stops waiting."""
+        with self._lock:
+            for key, queue in list(self._waiting.items()):
+                stopped = [t for t in queue if t.job.stop]
+                for ticket in stopped:
+                    queue.remove(ticket)
+                    ticket.gone = True
+                    ticket.wake.notify()
+                if not queue:
+                    del self._waiting[key]
+
+    # ---- under the lock -------------------------------------------------------------------------------
+
+    def _give_back(self, placement: Placement) -> None:
+        arn = placement.environment.arn
+        self._held[arn] = max(0.0, self._held.get(arn, 0.0) - placement.vcpus)
+        self._running -= 1
+        self._dispatch()
+
+    def _forget(self, key: tuple[str, float], ticket: _Ticket) -> None:
+        if ticket.gone:
+            return
+        queue = self._waiting.get(key)
+        if queue is not None:
+            with contextlib.suppress(ValueError):
+                queue.remove(ticket)
+            if not queue:
+                del self._waiting[key]
+        ticket.gone = True
+
+    def _fit(self, ticket: _Ticket):
+        """The first compute environment of the ticket's queue, in order, with room for its vCPUs."""
+        for environment in getattr(ticket.job.job_queue, "environments", None) or []:
+            ceiling = max_vcpus(environment)
+            if ceiling is None or self._held.get(environment.arn, 0.0) + ticket.vcpus <= ceiling + 1e-9:
+                return environment
+        return None
+
+    def _dispatch(self) -> None:
+        """Place waiters, oldest first among those that fit, while the host cap allows."""
+        while self._running < self.size:
+            chosen = None  # (order, environment, queue)
+            for key, queue in list(self._waiting.items()):
+                while queue and queue[0].job.stop:  # stopped meanwhile: its waiter returns None
+                    stopped = queue.popleft()
+                    stopped.gone = True
+                    stopped.wake.notify()
+                if not queue:
+                    del self._waiting[key]
+                    continue
+                head = queue[0]
+                if chosen is not None and head.order > chosen[0]:
+                    continue
+                environment = self._fit(head)
+                if environment is not None:
+                    chosen = (head.order, environment, queue)
+            if chosen is None:
+                return
+            _, environment, queue = chosen
+            ticket = queue.popleft()
+            ticket.gone = True
+            ticket.placement = Placement(environment, ticket.vcpus)
+            self._held[environment.arn] = self._held.get(environment.arn, 0.0) + ticket.vcpus
+            self._running += 1
+            ticket.wake.notify()
 
 
 _slots: SlotPool | None = None
@@ -161,9 +301,10 @@ def decide(strategy: dict, exit_code: int | None, reason: str, status_reason: st
 
 
 class Attempt:
-    def __init__(self, job, number: int):
+    def __init__(self, job, number: int, environment=None):
         self.job = job
         self.number = number  # 1-based, as AWS_BATCH_JOB_ATTEMPT
+        self.environment = environment  # the compute environment the scheduler placed it in (SlotPool)
         self.task_id = uuid.uuid4().hex
         self.log_group, self.log_stream = batch_env.log_destination(job, self.task_id)
         self.exit_code: int | None = None
@@ -455,7 +596,7 @@ class Attempt:
             return None
         job = self.job
         attempts = max(1, int(retry_strategy(job).get("attempts") or 1))
-        if self.number >= attempts or not _on_spot(job):
+        if self.number >= attempts or not _on_spot(self.environment):
             return None
         parent = getattr(job, "_lc_parent", None)
         name = (parent or job).job_name
@@ -527,11 +668,9 @@ def _hit_memory_limit(cgroup: str, memory_mib: int | None) -> bool:
     return False
 
 
-def _on_spot(job) -> bool:
-    """Whether the job runs on Spot capacity: the first compute environment of its queue is FARGATE_SPOT/SPOT
-    (the local cloud places every job on the first one, as AWS_BATCH_CE_NAME says)."""
-    environments = getattr(job.job_queue, "environments", None) or []
-    resources = getattr(environments[0], "compute_resources", None) if environments else None
+def _on_spot(environment) -> bool:
+    """Whether an attempt placed in this compute environment runs on Spot capacity (FARGATE_SPOT or SPOT)."""
+    resources = getattr(environment, "compute_resources", None)
     return str((resources or {}).get("type", "")).upper() in SPOT_TYPES
 
 
@@ -559,19 +698,21 @@ def run_job(job) -> None:
     number = 1
     while True:
         batch_events.set_status(job, "RUNNABLE")
-        if not slots().acquire(job):
+        placement = slots().acquire(job)
+        if placement is None:
             _finish(job, False, job.job_stopped_reason or "Job terminated")
             return
         try:
             if number == 1:
                 job.job_started_at = datetime.now()
+            job._lc_compute_environment = placement.environment  # AWS_BATCH_CE_NAME of this attempt
             batch_events.set_status(job, "STARTING")
-            attempt = Attempt(job, number)
+            attempt = Attempt(job, number, placement.environment)
             job.log_stream_name = attempt.log_stream
             batch_events.set_status(job, "RUNNING")
             attempt.run()
         finally:
-            slots().release()
+            slots().release(placement)
         job.attempts.append(attempt.record())
         if attempt.succeeded:
             _finish(job, True, None, attempt.exit_code)

@@ -49,6 +49,9 @@ def python_bin_dir() -> Path:
 
 
 def batch_concurrency() -> int:
+    """The host's cap on Batch jobs and array children running at once (LOCALCLOUD_BATCH_CONCURRENCY, default
+    the cores), whatever the compute environments allow: within it, batch_runner.SlotPool places each job on
+    the first environment of its queue with free vCPUs for it, as AWS does."""
     return max(1, int(os.environ.get("LOCALCLOUD_BATCH_CONCURRENCY") or os.cpu_count() or 1))
 
 

@@ -2,11 +2,12 @@
 
 The server keeps one set of settings (thread-safe) and counts what it injected, by kind:
 
-- `spot_reclaim`: the share of Batch attempts on a Spot compute environment (FARGATE_SPOT or SPOT first in the
-  job queue's order) that Fargate Spot reclaims while they run: after a random delay (`spot_reclaim_after_s`)
-  the attempt's process group gets SIGTERM, then SIGKILL `SPOT_STOP_TIMEOUT_S` later, and the attempt ends
-  with statusReason `Your Spot Task was interrupted.` and the exit code the process died with (143 for
-  SIGTERM, as Docker reports). Never the attempt's last one (batch_runner.py), so a retry always remains.
+- `spot_reclaim`: the share of Batch attempts placed in a Spot compute environment (FARGATE_SPOT or SPOT: the
+  one batch_runner's scheduler put the attempt in) that Fargate Spot reclaims while they run: after a random
+  delay (`spot_reclaim_after_s`) the attempt's process group gets SIGTERM, then SIGKILL
+  `SPOT_STOP_TIMEOUT_S` later, and the attempt ends with statusReason `Your Spot Task was interrupted.` and
+  the exit code the process died with (143 for SIGTERM, as Docker reports). Never the attempt's last one
+  (batch_runner.py), so a retry always remains.
 - `s3_put_slowdown`: the share of S3 PutObject requests answered `503 SlowDown` with S3's XML error body and
   nothing stored; the answer carries `x-localcloud-injected: 1`, so the error counter counts it apart.
 - `lambda_throttle`: the share of Step Functions `lambda:invoke` calls that fail with Lambda's
