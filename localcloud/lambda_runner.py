@@ -1,14 +1,18 @@
-"""Runs a moto LambdaFunction's deployed zip, from the zip alone in a container or as a host process.
+"""Runs a moto LambdaFunction's deployed zip, from the zip alone in a container or as a host process, in
+warm execution environments (lambda_warm) reused between invocations as AWS does.
 
-The zip is extracted once per code sha256 under <state>/lambda/code/. The handler gets the function's
-environment variables, the Lambda runtime variables, AWS_ENDPOINT_URL and its execution role's credentials,
-and is killed at the function's timeout. Output goes to the function's log group.
+The zip is extracted once per code sha256 under <state>/lambda/code/. An environment gets the function's
+environment variables, the Lambda runtime variables, AWS_ENDPOINT_URL and its execution role's credentials;
+it imports the handler once and serves one invocation at a time (lambda_bootstrap), each killed at the
+function's timeout (which discards the environment). Output goes to the function's log group, one log
+stream per environment.
 
 - container mode (containers.mode()): `podman run` of images.LAMBDA_IMAGE (Python 3.11 + boto3 closure, what
   the AWS runtime provides) with the code read-only at /var/task, a read-only root file system (only /tmp
   writable), uid 993 (as sbx_user1051), MemorySize as the memory cgroup limit (no swap), host networking to
-  reach the endpoint; nothing of the project's virtualenv. The timeout kills the container itself; a handler
-  killed by the kernel (memory) ends as AWS reports it: Runtime.ExitError "signal: killed".
+  reach the endpoint; nothing of the project's virtualenv; credentials through podman's environment, never
+  its argv. The timeout kills the container itself; a handler killed by the kernel (memory) ends as AWS
+  reports it: Runtime.ExitError "signal: killed".
 - process mode: a subprocess of the project's Python (killed with its process group at the timeout).
 """
 
@@ -23,12 +27,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import uuid
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from localcloud import config, containers, images, procs, runtime
+from localcloud import config, containers, images, lambda_warm, procs, runtime
 
 log = logging.getLogger("localcloud.lambda")
 
@@ -37,14 +43,12 @@ TASK_ROOT = "/var/task"
 RESULT_DIR = "/var/result"
 # The Lambda Python runtime runs handlers as sbx_user1051 (uid 993, gid 990), never as root.
 SANDBOX_USER = (993, 990)
-# Creating and starting a container costs ~0.3 s before the handler's clock (its context deadline) starts.
-CONTAINER_START_ALLOWANCE_S = 1.0
 # Passed to podman by name from its own environment, so they never appear in a command line (ps).
 _SECRET_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
-def code_dir(code_bytes: bytes) -> Path:
-    digest = hashlib.sha256(code_bytes).hexdigest()
+def code_dir(code_bytes: bytes, digest: str | None = None) -> Path:
+    digest = digest or hashlib.sha256(code_bytes).hexdigest()
     target = config.state_dir() / "lambda" / "code" / digest
     if target.exists():
         return target
@@ -63,11 +67,22 @@ def code_dir(code_bytes: bytes) -> Path:
 def execution_role_credentials(fn) -> dict[str, str]:
     """A session of the function's execution role, assumed as lambda.amazonaws.com (one per function for a
     while, as an execution environment keeps its credentials). Raises runtime.RoleNotAssumable."""
-    return runtime.role_credentials(fn.role, fn.function_name, runtime.LAMBDA, reuse=True)
+    with _credentials_lock(fn.role, fn.function_name):  # concurrent cold starts share one session
+        return runtime.role_credentials(fn.role, fn.function_name, runtime.LAMBDA, reuse=True)
 
 
-def _reserved_variables(fn, log_stream: str, request_id: str) -> dict[str, str]:
-    """The runtime's reserved variables of an invocation (both modes), and what the bootstrap reads."""
+_credential_locks: dict[tuple[str, str], threading.Lock] = {}
+_credential_locks_lock = threading.Lock()
+
+
+def _credentials_lock(role: str, function_name: str) -> threading.Lock:
+    with _credential_locks_lock:
+        return _credential_locks.setdefault((role, function_name), threading.Lock())
+
+
+def _reserved_variables(fn, log_stream: str) -> dict[str, str]:
+    """The runtime's reserved variables of an execution environment (both modes), and what the bootstrap
+    reads. The request id and deadline are per invocation: the bootstrap gets them with each event."""
     return {
         "_HANDLER": fn.handler,
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
@@ -78,14 +93,14 @@ def _reserved_variables(fn, log_stream: str, request_id: str) -> dict[str, str]:
         "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
         "LOCALCLOUD_INVOKED_ARN": fn.function_arn,
-        "LOCALCLOUD_REQUEST_ID": request_id,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
     }
 
 
-def _environment(fn, log_stream: str, request_id: str, credentials: dict[str, str]) -> dict[str, str]:
+def _environment(fn, log_stream: str, credentials: dict[str, str]) -> dict[str, str]:
     env = procs.base_env()
     env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
-    env.update(_reserved_variables(fn, log_stream, request_id))
+    env.update(_reserved_variables(fn, log_stream))
     env["LAMBDA_TASK_ROOT"] = ""
     # A function always talks to the local cloud, as its execution role.
     env.update(runtime.workload_env(procs.endpoint(), credentials))
@@ -123,16 +138,13 @@ def _save_logs(fn, log_stream: str, lines: list[str]) -> None:
         log.exception("could not write the logs of %s", fn.function_name)
 
 
-def _container_environment(
-    fn, log_stream: str, request_id: str, credentials: dict[str, str]
-) -> dict[str, str]:
+def _container_environment(fn, log_stream: str, credentials: dict[str, str]) -> dict[str, str]:
     """What the runtime sets in a container: the function's variables, the reserved ones over them, and
     nothing of the host (the image's PATH is /var/lang/bin first)."""
     env = {str(k): str(v) for k, v in (fn.environment_vars or {}).items()}
-    env.update(_reserved_variables(fn, log_stream, request_id))
+    env.update(_reserved_variables(fn, log_stream))
     env.update(
         {
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "LAMBDA_TASK_ROOT": TASK_ROOT,
             "LAMBDA_RUNTIME_DIR": "/var/runtime",
             "LANG": "en_US.UTF-8",
@@ -146,22 +158,41 @@ def _container_environment(
     return env
 
 
-def _result_dir(request_id: str) -> Path:
-    """A directory the sandbox user may write its result into (mounted at RESULT_DIR)."""
-    directory = config.state_dir() / "lambda" / "results" / request_id
+def _result_dir(name: str) -> Path:
+    """A directory the sandbox user may write its results into (mounted at RESULT_DIR)."""
+    directory = config.state_dir() / "lambda" / "results" / name
     directory.mkdir(parents=True, mode=0o700)
     if os.geteuid() == 0:
         os.chown(directory, *SANDBOX_USER)
     return directory
 
 
-def _run_container(
-    fn, directory: Path, env: dict[str, str], payload: bytes, request_id: str, result_dir: Path
-):
-    """(output, timed out, exit code) of one invocation in a container of images.LAMBDA_IMAGE."""
+def _key(fn, digest: str, mode: str, credentials: dict[str, str]) -> lambda_warm.Key:
+    """Everything that makes one execution environment of `fn` differ from another."""
+    return lambda_warm.Key(
+        function=(fn.function_arn, str(fn.version)),
+        code_sha256=digest,
+        handler=fn.handler,
+        runtime=str(fn.run_time),
+        mode=mode,
+        memory=int(fn.memory_size or 128),
+        timeout=float(fn.timeout or 3),
+        variables=tuple(sorted((str(k), str(v)) for k, v in (fn.environment_vars or {}).items())),
+        role=fn.role,
+        access_key=credentials.get("AWS_ACCESS_KEY_ID", ""),
+    )
+
+
+def _start_container(fn, key, directory: Path, credentials: dict[str, str]) -> lambda_warm.Environment:
+    """A new execution environment: `podman run` of images.LAMBDA_IMAGE serving invocations on its stdin."""
     image = images.ensure_lambda_runtime()
-    name = containers.container_name(f"lambda-{request_id}")
-    memory = f"{int(fn.memory_size or 128)}m"
+    env_id = uuid.uuid4().hex
+    log_stream = _log_stream(fn, env_id)
+    env = _container_environment(fn, log_stream, credentials)
+    result_dir = _result_dir(env_id)
+    token = lambda_warm.new_token()
+    name = containers.container_name(f"lambda-{env_id}")
+    memory = f"{key.memory}m"
     argv = [
         "run", "--rm", "-i", "--pull=never", "--name", name,
         "--label", f"{containers.BOOT_LABEL}={os.environ.get(config.BOOT_ID_ENV, '')}",
@@ -174,13 +205,13 @@ def _run_container(
         "-w", TASK_ROOT,
     ]  # fmt: skip
     client_env = containers.podman_env()
-    for key, value in env.items():
-        if key in _SECRET_VARIABLES:
-            client_env[key] = value
-            argv += ["-e", key]
+    for variable, value in env.items():
+        if variable in _SECRET_VARIABLES:
+            client_env[variable] = value
+            argv += ["-e", variable]
         else:
-            argv += ["-e", f"{key}={value}"]
-    argv += [image, "python", "/var/runtime/bootstrap.py", fn.handler, f"{RESULT_DIR}/result.json"]
+            argv += ["-e", f"{variable}={value}"]
+    argv += [image, "python", "/var/runtime/bootstrap.py", fn.handler, RESULT_DIR, token]
     proc = procs.start(
         containers.podman(*argv),
         client_env,
@@ -189,46 +220,31 @@ def _run_container(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    timed_out = False
-    try:
-        output, _ = proc.communicate(payload, timeout=float(fn.timeout or 3) + CONTAINER_START_ALLOWANCE_S)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        containers.kill(name)  # the container itself, not only the podman client
-        containers.remove(name)
-        try:
-            output, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            procs.kill_tree(proc)
-            output, _ = proc.communicate()
-            containers.remove(name)  # in case the client was still creating it
-    finally:
-        procs.forget(proc)
-    return output, timed_out, proc.returncode
+    return lambda_warm.Environment(key, proc, result_dir, token, log_stream, container=name)
 
 
-def _run_process(fn, directory: Path, env: dict[str, str], payload: bytes, result_file: Path):
-    """(output, timed out, exit code) of one invocation as a host process of the project's Python."""
+def _start_process(fn, key, directory: Path, credentials: dict[str, str]) -> lambda_warm.Environment:
+    """A new execution environment: a host process of the project's Python serving invocations."""
+    env_id = uuid.uuid4().hex
+    log_stream = _log_stream(fn, env_id)
+    env = _environment(fn, log_stream, credentials)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(directory), env.get("PYTHONPATH")]))
+    result_dir = _result_dir(env_id)
+    token = lambda_warm.new_token()
     proc = procs.start(
-        [sys.executable, "-m", "localcloud.lambda_bootstrap", fn.handler, str(result_file)],
+        [sys.executable, "-m", "localcloud.lambda_bootstrap", fn.handler, str(result_dir), token],
         env,
         directory,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    timed_out = False
-    try:
-        output, _ = proc.communicate(payload, timeout=float(fn.timeout or 3))
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        procs.kill_tree(proc)
-        output, _ = proc.communicate()
-    finally:
-        procs.kill_tree(proc)
-        procs.forget(proc)
-    return output, timed_out, proc.returncode
+    return lambda_warm.Environment(key, proc, result_dir, token, log_stream)
+
+
+def _log_stream(fn, env_id: str) -> str:
+    """The execution environment's log stream (AWS: one per environment, not per invocation)."""
+    return f"{datetime.now(UTC):%Y/%m/%d}/[{fn.version}]{env_id}"
 
 
 def _exit_reason(returncode: int | None, in_container: bool) -> str:
@@ -240,10 +256,9 @@ def _exit_reason(returncode: int | None, in_container: bool) -> str:
 
 
 def invoke(fn, event) -> tuple[str, bool, str]:
-    """Run the handler once; return (payload JSON, errored, log text) as moto's _invoke_lambda does."""
+    """Run the handler once, in a warm execution environment of the function when one is idle, else in a new
+    one; return (payload JSON, errored, log text) as moto's _invoke_lambda does."""
     request_id = str(uuid.uuid4())
-    today = datetime.now(UTC)
-    log_stream = f"{today:%Y/%m/%d}/[{fn.version}]{uuid.uuid4().hex}"
     try:
         credentials = execution_role_credentials(fn)
     except runtime.RoleNotAssumable as err:
@@ -252,52 +267,49 @@ def invoke(fn, event) -> tuple[str, bool, str]:
         )
         log.warning("%s: %s", fn.function_name, message)
         return _error("AccessDeniedException", message), True, message
-    directory = code_dir(fn.code_bytes)
+    digest = hashlib.sha256(fn.code_bytes).hexdigest()
     timeout = float(fn.timeout or 3)
-    payload_in = (event if isinstance(event, str) else json.dumps(event)).encode()
+    payload_in = event if isinstance(event, str) else json.dumps(event)
     in_container = containers.mode() == "container"
+    key = _key(fn, digest, "container" if in_container else "process", credentials)
     started = datetime.now(UTC)
-    if in_container:
-        result_dir = _result_dir(request_id)
-        result_file = result_dir / "result.json"
-        env = _container_environment(fn, log_stream, request_id, credentials)
+    environment = lambda_warm.POOL.take(key)
+    outcome = None
+    if environment is None:
+        directory = code_dir(fn.code_bytes, digest)
         try:
-            output, timed_out, returncode = _run_container(
-                fn, directory, env, payload_in, request_id, result_dir
-            )
+            start = _start_container if in_container else _start_process
+            environment = start(fn, key, directory, credentials)
         except images.ImageBuildError as err:
-            shutil.rmtree(result_dir, ignore_errors=True)
             log.error("no Lambda runtime image: %s", err)
             message = (
                 f"RequestId: {request_id} Error: the local Lambda runtime image could not be built: {err}"
             )
             return _error("Runtime.Unknown", message), True, message
-    else:
-        result_dir = None
-        result_file = Path(tempfile.mkstemp(prefix="result-", suffix=".json", dir=config.state_dir())[1])
-        env = _environment(fn, log_stream, request_id, credentials)
-        output, timed_out, returncode = _run_process(fn, directory, env, payload_in, result_file)
-    text = output.decode("utf-8", errors="replace")
-    try:
-        result = json.loads(result_file.read_text()) if result_file.stat().st_size else None
-    except (OSError, ValueError):
-        result = None
-    finally:
-        result_file.unlink(missing_ok=True)
-        if result_dir is not None:
-            shutil.rmtree(result_dir, ignore_errors=True)
-    if timed_out:
+        outcome = environment.wait_ready()  # None: initialised
+    if outcome is None:
+        deadline_ms = int((time.time() + timeout) * 1000)
+        request = json.dumps({"request_id": request_id, "payload": payload_in, "deadline_ms": deadline_ms})
+        outcome = environment.invoke(request, timeout)
+    if outcome.keeps_environment:
+        lambda_warm.POOL.give_back(environment)
+    elif outcome.result is not None:  # a failed init: AWS retries it in a new environment
+        lambda_warm.Pool.stop_in_background([environment])
+    else:  # timed out, crashed or killed: the next invocation is cold
+        environment.stop(kill=True)
+    result = outcome.result
+    if outcome.timed_out:
         payload, errored = _error("Sandbox.Timedout", f"Task timed out after {timeout:.2f} seconds"), True
     elif result is None:
-        reason = _exit_reason(returncode, in_container)
+        reason = _exit_reason(outcome.returncode, in_container)
         message = f"RequestId: {request_id} Error: Runtime exited with error: {reason}"
         payload, errored = _error("Runtime.ExitError", message), True
     else:
         payload, errored = result["payload"], bool(result["errored"])
     millis = (datetime.now(UTC) - started).total_seconds() * 1000
-    lines = [f"START RequestId: {request_id} Version: {fn.version}", *text.splitlines()]
-    if result is None and not timed_out:
+    lines = [f"START RequestId: {request_id} Version: {fn.version}", *"\n".join(outcome.lines).splitlines()]
+    if result is None and not outcome.timed_out:
         lines.append(json.loads(payload)["errorMessage"])
     lines += [f"END RequestId: {request_id}", f"REPORT RequestId: {request_id}\tDuration: {millis:.2f} ms"]
-    _save_logs(fn, log_stream, lines)
+    _save_logs(fn, environment.log_stream, lines)
     return payload, errored, "\n".join(lines)

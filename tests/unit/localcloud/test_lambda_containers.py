@@ -1,5 +1,6 @@
 """Lambdas in container mode run from their zip alone: the runtime image's Python 3.11 and boto3, the zip at
-/var/task, MemorySize as the memory limit, the timeout enforced on the container itself.
+/var/task, MemorySize as the memory limit, the timeout enforced on the container itself; a container is a
+warm execution environment that serves the function's next invocations.
 
 A local cloud of its own (LOCALCLOUD_RUNTIME=container, free port, private state dir). Skipped, with the
 reason, only where containers cannot run and container mode was not asked for (LOCALCLOUD_RUNTIME).
@@ -76,6 +77,22 @@ def handler(event, context):
         "caller": caller,
         "task_writable": os.access("/var/task", os.W_OK),
     }
+"""
+
+
+WARM = """
+import os
+
+calls = 0
+STATE = object()
+
+
+def handler(event, context):
+    global calls
+    calls += 1
+    if event.get("crash"):
+        os._exit(3)
+    return {"calls": calls, "state": id(STATE), "request_id": context.aws_request_id}
 """
 
 
@@ -214,4 +231,19 @@ def test_an_event_invocation_runs_in_the_background_and_logs(container_cloud):
         return any(event["message"].startswith("END RequestId:") for event in events)
 
     wait_for(ended, timeout=30)
+    assert len(_containers_of(name)) == 1  # its execution environment stays warm
+
+
+def test_a_warm_container_serves_the_next_invocation_and_a_crash_discards_it(container_cloud):
+    name = _function(container_cloud, _zip({"warm.py": WARM}), "warm.handler")
+    _, first = _invoke(container_cloud, name, {})
+    _, second = _invoke(container_cloud, name, {})
+    assert (first["calls"], second["calls"]) == (1, 2) and first["state"] == second["state"]
+    assert first["request_id"] != second["request_id"]
+    assert len(_containers_of(name)) == 1
+    response, payload = _invoke(container_cloud, name, {"crash": True})
+    assert response["FunctionError"] == "Unhandled" and payload["errorType"] == "Runtime.ExitError"
+    assert payload["errorMessage"].endswith("Error: Runtime exited with error: exit status 3")
     assert _containers_of(name) == []
+    _, after = _invoke(container_cloud, name, {})
+    assert after["calls"] == 1  # a cold environment
