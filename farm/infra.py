@@ -250,6 +250,27 @@ def deploy(env: str = "local") -> dict:
         return _deploy_locked(env, ws, boot_id)
 
 
+def release_job_queue(ws: terraform.Workspace) -> bool:
+    """Local only, before `terraform destroy`: disable and delete the stack's Batch job queue through the API.
+    The provider waits a fixed 30 s before its first look both after disabling a queue and after deleting it
+    (waitJobQueueUpdated/waitJobQueueDeleted: Delay 30 s), a minute on the destroy's longest path, for what
+    the local cloud does at once; Terraform's refresh then finds the queue gone and drops it from the state.
+    Best effort: on any error Terraform deletes the queue itself. True when the queue was deleted here."""
+    try:
+        outputs = stack.unwrap(ws.outputs())
+        queue = outputs.get("job_queue_arn")
+        if not queue or not outputs.get("endpoint_url"):
+            return False
+        batch = stack.Stack(env="local", outputs=outputs).client("batch")
+        batch.update_job_queue(jobQueue=queue, state="DISABLED")
+        batch.delete_job_queue(jobQueue=queue)
+    except Exception as err:  # noqa: BLE001 - anything: Terraform's own delete follows
+        print(f"envs/local: the job queue is left to Terraform ({type(err).__name__}: {err})")
+        return False
+    print(f"envs/local: job queue {queue.rsplit('/', 1)[-1]} disabled and deleted here")
+    return True
+
+
 def destroy(env: str = "local") -> None:
     if env == "local":
         ws = terraform.workspace("local")
@@ -264,8 +285,11 @@ def destroy(env: str = "local") -> None:
                 return
             ws.lambda_zip_dir = build_zips(env)
             ws.init()
+            started = time.monotonic()
+            release_job_queue(ws)
             ws.run("destroy", "-input=false", "-auto-approve")
             ws.discard_local_state()
+            print(f"envs/local: terraform destroy took {time.monotonic() - started:.1f} s")
     else:
         _require_account(env)
         ws = terraform.workspace(env)
