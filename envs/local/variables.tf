@@ -17,16 +17,16 @@ variable "worker_image" {
 }
 
 variable "sizing" {
-  description = "ValidateInput's sizing model on this machine (modules/stack's sizing; docs/contracts.md). Measured here on the local cloud (process mode, 2 cores), to be refreshed from the perf report: child_variants_per_s = one worker child's render+upload rate against the local S3; child_start_s = a child's start (interpreter, imports, spec fetch); storage_puts_per_s = the local S3's bare-PUT rate (one moto process). The children run at once come from batch_max_vcpus / worker_vcpu."
+  description = "ValidateInput's sizing model on this machine (modules/stack's sizing; docs/contracts.md), measured by `./noxw -s perf` on the local cloud in container mode on 2 cores (session perf-1130110054-d7d9, 2026-11-30): child_variants_per_s = 280, one Batch child's render+upload rate (its part record's timing: 268-299/s over 1,500 variants, median 291/s); child_start_s = 0.5, a container child's attempt start to its first variant (0.47-0.49 s); storage_puts_per_s = 265, what the local S3 (one moto process, sharing the 2 cores with the children) took from two children together (264/s over 10,000 variants; one bare client gets 285-340/s). One child already reaches the ceiling, so the model starts one. The children run at once come from batch_max_vcpus / worker_vcpu."
   type = object({
     child_variants_per_s = number
     child_start_s        = number
     storage_puts_per_s   = number
   })
   default = {
-    child_variants_per_s = 200
+    child_variants_per_s = 280
     child_start_s        = 0.5
-    storage_puts_per_s   = 250
+    storage_puts_per_s   = 265
   }
 
   validation {

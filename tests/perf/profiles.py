@@ -22,6 +22,7 @@ class Profile:
     scaling_variants: int  # benchmark (3): the same total at 1, 2 and 4 children
     e2e_repeats: int = 3  # 1-variant and large executions each; the targets are medians
     huge_variants: int = 0  # one more execution of this many variants at default sizing (0: none)
+    teardown_counts: tuple[int, ...] = (5_000, 10_000)  # objects x 2 versions, emptied with speed-ups off, on
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,5 +57,6 @@ PROFILES = {
         e2e_variants=10_000,
         scaling_variants=2400,
         huge_variants=100_000,
+        teardown_counts=(10_000, 20_000),  # moto's own listing takes minutes here: not in CI's seed profile
     ),
 }

@@ -236,7 +236,10 @@ def _s3_lines(s3: dict[str, Any] | None, teardown: dict[str, Any] | None) -> lis
         ]
     if teardown:
         lines += ["", "## Tear-down: emptying a versioned bucket", ""]
-        lines += ["| objects | speed-ups off s | speed-ups on s |", "|---:|---:|---:|"]
+        lines += [
+            f"| objects (x {teardown['versions']} versions) | speed-ups off s | speed-ups on s |",
+            "|---:|---:|---:|",
+        ]
         for count in teardown["counts"]:
             lines.append(f"| {count:,} | {teardown['off_s'][str(count)]} | {teardown['on_s'][str(count)]} |")
         lines += [

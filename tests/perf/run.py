@@ -108,7 +108,7 @@ def run_benchmarks(bench: Benchmarks, profile, stack) -> dict[str, Any]:
         steps.append(("huge", lambda: bench.huge(profile.huge_variants)))
     if stack.is_local:
         steps.append(("s3", lambda: s3_ceiling(bench, stack)))
-        steps.append(("teardown", lambda: teardown.listing_scaling()))
+        steps.append(("teardown", lambda: teardown.listing_scaling(profile.teardown_counts, versions=2)))
     steps.append(("aws_model", lambda: aws_model.paper()))
     for name, step in steps:
         if name in ("end_to_end", "scaling", "huge", "s3") and not bench.bodies:

@@ -144,7 +144,7 @@ def _bench(overhead: float, score: float, ratio: float) -> dict:
                             "ratio": 1.36},
                "stock_moto": {"per_s": 230.0, "runs": [230.0], "setup": "versioned"}, "vs_stock_moto": 1.3},
         "teardown": {"counts": [10_000, 20_000], "off_s": {"10000": 5.0, "20000": 20.0},
-                     "on_s": {"10000": 1.0, "20000": 2.0}, "growth_off": 4.0, "growth_on": 2.0,
+                     "on_s": {"10000": 1.0, "20000": 2.0}, "growth_off": 4.0, "growth_on": 2.0, "versions": 2,
                      "method": "m"},
         "aws_model": aws_model.paper(),
     }  # fmt: skip
