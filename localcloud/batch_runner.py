@@ -104,7 +104,7 @@ class SlotPool:
     environment of its queue can ever hold stays RUNNABLE, as on AWS, without holding up jobs that fit.
     Each waiter sleeps on a condition of its own (no polling; a release wakes only the waiter it places, so
     10,000 queued children cost no CPU); `wake_all` lets terminated jobs stop waiting. Capacity is read at
-    each placement (a job's arrival or release): a changed maxvCpus or queue order applies from the next one.
+    each placement (a job's arrival or release, or `reconsider` after UpdateComputeEnvironment).
     """
 
     def __init__(self, size: int):
@@ -153,6 +153,11 @@ class SlotPool:
     def release(self, placement: Placement) -> None:
         with self._lock:
             self._give_back(placement)
+
+    def reconsider(self) -> None:
+        """Place what now fits: a compute environment's maxvCpus changed (UpdateComputeEnvironment)."""
+        with self._lock:
+            self._dispatch()
 
     def wake_all(self) -> None:
         """Wake every waiter whose job was stopped (terminate calls it), so it stops waiting."""

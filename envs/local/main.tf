@@ -8,7 +8,7 @@ module "stack" {
   source = "../../modules/stack"
 
   availability_zones        = ["us-east-1a", "us-east-1b"]
-  batch_max_vcpus           = 1 # one 1-vCPU job per compute environment: 2 children at once (Spot + on-demand), what a 2-core host runs
+  batch_max_vcpus           = 2 # one 2-vCPU job per compute environment: 2 children at once (Spot + on-demand), what a 2-core host runs
   codedeploy_shifts_aliases = false
   create_batch_service_role = true
   enable_pipeline           = true
@@ -25,6 +25,6 @@ module "stack" {
   tags                      = { CostCenter = "local" }
   vpc_cidr                  = "10.42.0.0/16"
   worker_image              = var.worker_image
-  worker_memory_mib         = 2048
-  worker_vcpu               = 1
+  worker_memory_mib         = 4096 # Fargate's smallest memory for 2 vCPUs
+  worker_vcpu               = 2    # as on aws: a child's upload threads and its renderer use more than one core (--cpus 1 throttled it)
 }

@@ -8,6 +8,8 @@ made side-effect free (moto appends AWS_BATCH_JOB_ID to the override list on eve
 BatchBackend.delete_compute_environment refuses, as AWS does, to delete an environment that a job queue's
 computeEnvironmentOrder still lists (ClientException "Cannot delete, found existing JobQueue relationship.");
 moto deletes it and leaves the queue pointing at nothing, which hides failed replacements of an environment.
+BatchBackend.update_compute_environment applies new computeResources limits (maxvCpus, ...) in place, as
+AWS does; moto ignores them, so a raised maxvCpus never placed a waiting job.
 """
 
 from __future__ import annotations
@@ -164,8 +166,28 @@ def delete_compute_environment(self, compute_environment_name: str) -> None:
     _original_delete_compute_environment(self, compute_environment_name)
 
 
+_original_update_compute_environment = batch_models.BatchBackend.update_compute_environment
+UPDATABLE_RESOURCES = ("minvCpus", "maxvCpus", "desiredvCpus", "subnets", "securityGroupIds")
+
+
+def update_compute_environment(self, compute_environment_name, state, compute_resources, service_role):
+    """As AWS does (moto leaves a TODO): the new computeResources limits apply in place, and jobs waiting in
+    RUNNABLE are placed at once where the new maxvCpus holds them."""
+    result = _original_update_compute_environment(
+        self, compute_environment_name, state, compute_resources, service_role
+    )
+    if compute_resources:
+        compute_env = self.get_compute_environment(compute_environment_name)
+        current = getattr(compute_env, "compute_resources", None)
+        if isinstance(current, dict):
+            current.update({k: v for k, v in compute_resources.items() if k in UPDATABLE_RESOURCES})
+        batch_runner.slots().reconsider()
+    return result
+
+
 def apply() -> None:
     batch_models.BatchBackend.delete_compute_environment = delete_compute_environment
+    batch_models.BatchBackend.update_compute_environment = update_compute_environment
     Job.terminate = terminate
     Job.run = batch_runner.run
     Job.describe = describe

@@ -332,3 +332,38 @@ def _cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:  # noqa: PTH123
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_raising_maxvcpus_places_a_waiting_job_at_once(cloud, batch_setup, tmp_path):
+    """UpdateComputeEnvironment applies maxvCpus in place (moto ignores it): a job that did not fit runs."""
+    ec2, batch, iam = cloud.client("ec2"), cloud.client("batch"), cloud.client("iam")
+    vpc = ec2.create_vpc(CidrBlock="10.12.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.12.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName=unique("sg"), Description="jobs", VpcId=vpc)["GroupId"]
+    role = iam.create_role(RoleName=unique("resize-service"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    environment = batch.create_compute_environment(
+        computeEnvironmentName=unique("resized"),
+        type="MANAGED",
+        state="ENABLED",
+        serviceRole=role,
+        computeResources={"type": "FARGATE", "maxvCpus": 1, "subnets": [subnet], "securityGroupIds": [group]},
+    )
+    queue = unique("resize-jq")
+    order = [{"order": 1, "computeEnvironment": environment["computeEnvironmentArn"]}]
+    batch.create_job_queue(jobQueueName=queue, state="ENABLED", priority=1, computeEnvironmentOrder=order)
+    job = batch.submit_job(
+        jobName=unique("waits"),
+        jobQueue=queue,
+        jobDefinition=_definition(batch_setup, tmp_path, 0),
+        containerOverrides={"resourceRequirements": [{"type": "VCPU", "value": "2"}]},
+    )["jobId"]
+    wait_for(lambda: batch_setup.describe(job)["status"] == "RUNNABLE", timeout=15)
+    time.sleep(1)
+    assert batch_setup.describe(job)["status"] == "RUNNABLE"  # 2 vCPUs do not fit in 1
+    batch.update_compute_environment(computeEnvironment=environment["computeEnvironmentName"],
+                                     computeResources={"maxvCpus": 2})  # fmt: skip
+    described = batch.describe_compute_environments(
+        computeEnvironments=[environment["computeEnvironmentName"]]
+    )
+    assert described["computeEnvironments"][0]["computeResources"]["maxvCpus"] == 2
+    assert batch_setup.wait_done(job, timeout=30)["status"] == "SUCCEEDED"
