@@ -160,7 +160,7 @@ def submit(stack, spec_path: Path, run_id: str | None = None) -> tuple[str, str]
     return run_id, start_run(stack, spec_uri, run_id)
 
 
-def _history(sfn, arn: str) -> list[dict[str, Any]]:
+def execution_history(sfn, arn: str) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
     while True:
@@ -174,7 +174,7 @@ def _history(sfn, arn: str) -> list[dict[str, Any]]:
 RENDER_STATES = ("RenderPlain", "RenderArray")  # not the scratch clean-up job submitted after the message
 
 
-def _job_id_from_history(events: list[dict[str, Any]]) -> str | None:
+def job_id_from_history(events: list[dict[str, Any]]) -> str | None:
     """The Batch job a Render state submitted: its last batch TaskSubmitted (or TaskSucceeded) output."""
     job_id, state = None, None
     for event in events:
@@ -238,9 +238,9 @@ def status(stack, run_id: str) -> RunState:
             state.output = json.loads(described["output"])
         except json.JSONDecodeError:
             state.output = None
-    events = _history(sfn, arn)
+    events = execution_history(sfn, arn)
     state.step = _step_from_history(events)
-    state.job_id = _job_id_from_history(events)
+    state.job_id = job_id_from_history(events)
     if state.job_id:
         state.children_total, state.children_done, state.children_failed = _children(
             stack.client("batch"), state.job_id

@@ -23,19 +23,9 @@ import statistics
 from datetime import datetime
 from typing import Any
 
-RENDER_STATES = ("RenderPlain", "RenderArray")
+from farm import remote
+
 DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 ids
-
-
-def history(sfn, execution_arn: str) -> list[dict[str, Any]]:
-    events, token = [], None
-    while True:
-        page = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000,
-                                         **({"nextToken": token} if token else {}))  # fmt: skip
-        events += page["events"]
-        token = page.get("nextToken")
-        if not token:
-            return events
 
 
 def _seconds(moment: datetime) -> float:
@@ -64,16 +54,18 @@ def validated(events: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def validated_of(sfn, execution_arn: str) -> dict[str, Any] | None:
-    return validated(history(sfn, execution_arn))
+    return validated(remote.execution_history(sfn, execution_arn))
 
 
 def _submitted(events: list[dict[str, Any]]) -> tuple[str | None, float | None]:
-    """The Render step's Batch job id and submission time."""
+    """The Render step's Batch job id (farm.remote's reading of the history) and its submission time."""
+    job_id = remote.job_id_from_history(events)
     for event in events:
         details = event.get("taskSubmittedEventDetails")
-        if details and details.get("resourceType") == "batch" and details.get("resource") == "submitJob.sync":
-            return json.loads(details["output"])["JobId"], _seconds(event["timestamp"])
-    return None, None
+        submitted = details and details.get("resourceType") == "batch"
+        if job_id and submitted and job_id in details.get("output", ""):
+            return job_id, _seconds(event["timestamp"])
+    return job_id, None
 
 
 def _children(batch, job_id: str, array_size: int) -> list[dict[str, Any]]:
@@ -101,7 +93,7 @@ def _median_and_max(values: list[float]) -> dict[str, float] | None:
 def execution_phases(stack, execution_arn: str) -> dict[str, Any]:
     """The per-phase split of one finished execution, with ValidateInput's sizing and prediction."""
     sfn, batch, s3 = stack.client("stepfunctions"), stack.client("batch"), stack.client("s3")
-    events = history(sfn, execution_arn)
+    events = remote.execution_history(sfn, execution_arn)
     states = _states(events)
     decided = validated(events) or {}
     began, ended = _seconds(events[0]["timestamp"]), _seconds(events[-1]["timestamp"])
@@ -124,7 +116,8 @@ def execution_phases(stack, execution_arn: str) -> dict[str, Any]:
     phases["validate"] = span("ValidateInput")
     phases["publish"] = span("PublishResults")
     job_id, submitted_at = _submitted(events)
-    render_exit = next((states[n]["exited"] for n in RENDER_STATES if "exited" in states.get(n, {})), None)
+    exits = [states[name]["exited"] for name in remote.RENDER_STATES if "exited" in states.get(name, {})]
+    render_exit = exits[0] if exits else None
     if job_id and decided:
         jobs = _children(batch, job_id, int(decided.get("array_size") or 1))
         attempts = [(job, (job.get("attempts") or [None])[-1]) for job in jobs]
