@@ -45,12 +45,15 @@ def _configure_moto(port: int, boot_id: str) -> None:
     default_user_config.setdefault("batch", {})["use_docker"] = True
 
 
-def apply_patches() -> list[str]:
-    """Import every module of localcloud.patches (sorted, tf_* from other engineers included) and apply it."""
+def apply_patches(prefix: str = "") -> list[str]:
+    """Import every module of localcloud.patches whose name starts with `prefix` (sorted, tf_* from other
+    engineers included) and apply it; the perf suite's tear-down benchmark applies the `s3_` ones alone."""
     import localcloud.patches as package
 
     applied = []
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if not info.name.startswith(prefix):
+            continue
         module = importlib.import_module(f"{package.__name__}.{info.name}")
         apply = getattr(module, "apply", None)
         if callable(apply):

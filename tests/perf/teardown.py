@@ -17,9 +17,7 @@ at twice the objects, about 4 for quadratic.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import inspect
-import pkgutil
 import sys
 import time
 from collections.abc import Iterator
@@ -64,22 +62,11 @@ def s3_patches_applied() -> Iterator[list[str]]:
     """The local cloud's S3 patches applied to moto in this process (names yielded), undone afterwards."""
     import moto.s3.models  # noqa: F401 - loaded before the snapshot, so the snapshot holds what patches replace
 
-    import localcloud.patches as package
+    from localcloud import server
 
-    modules = [
-        importlib.import_module(f"{package.__name__}.{info.name}")
-        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name)
-        if info.name.startswith("s3_")
-    ]
     snapshot = _moto_attributes()
     try:
-        applied = []
-        for module in modules:
-            apply = getattr(module, "apply", None)
-            if callable(apply):
-                apply()
-                applied.append(module.__name__.rsplit(".", 1)[-1])
-        yield applied
+        yield server.apply_patches(prefix="s3_")
     finally:
         _restore(snapshot)
 
