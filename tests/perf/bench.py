@@ -265,24 +265,31 @@ class Benchmarks:
         return round(len(self.bodies) / seconds, 1)
 
     # (1) worker
-    def batch_child(self, run_id: str, spec_uri: str, variants: int) -> dict[str, Any]:
-        """One plain Batch job of `variants` (the runtime the local cloud runs jobs in: a container in CI):
-        its slice rate from the part record's timing (render and upload; start-up is measured apart)."""
+    def batch_job(self, run_id: str, spec_uri: str, variants: int, per_child: int, array_size: int, *,
+                  timeout: float, **ledger_extra: Any) -> dict[str, Any]:  # fmt: skip
+        """Submit one standalone Batch job of the spec, recorded in the ledger (start, started, end) so the
+        final verification covers it, and wait for its end; DescribeJobs' job."""
         batch, renders = self.stack.client("batch"), self.stack["renders_bucket"]
         self.ledger.write("start", kind="batch", run_id=run_id, variant_count=variants,
-                          catalog_id="perf-worker", variants_per_child=variants, array_size=1)  # fmt: skip
+                          variants_per_child=per_child, array_size=array_size, **ledger_extra)  # fmt: skip
         job_id = ops.submit_batch_job(
             batch, queue=self.stack["job_queue_arn"], definition=self.stack["job_definition_arn"],
             run_id=run_id, spec_uri=spec_uri, output_uri=f"s3://{renders}/{run_id}/",
-            variants_per_child=variants, array_size=1, kms_key_id=_kms_key(self.stack),
+            variants_per_child=per_child, array_size=array_size, kms_key_id=_kms_key(self.stack),
         )  # fmt: skip
         self.ledger.write("started", run_id=run_id, job_id=job_id)
-        job = ops.wait_batch_job(batch, job_id, timeout=600, poll=0.25)
+        job = ops.wait_batch_job(batch, job_id, timeout=timeout, poll=0.25)
         ok = job["status"] == "SUCCEEDED"
         self.ledger.write("end", run_id=run_id, ok=ok, error=None if ok else job.get("statusReason"))
-        if not ok:
+        return job
+
+    def batch_child(self, run_id: str, spec_uri: str, variants: int) -> dict[str, Any]:
+        """One plain Batch job of `variants` (the runtime the local cloud runs jobs in: a container in CI):
+        its slice rate from the part record's timing (render and upload; start-up is measured apart)."""
+        job = self.batch_job(run_id, spec_uri, variants, variants, 1, timeout=600, catalog_id="perf-worker")
+        if job["status"] != "SUCCEEDED":
             raise ops.RunFailed(f"worker job {run_id}: {job['status']} {job.get('statusReason')}")
-        timing = phases.part_timing(self.s3, renders, run_id, "plain")
+        timing = phases.part_timing(self.s3, self.stack["renders_bucket"], run_id, "plain")
         seconds = timing["slice_ended_at"] - timing["slice_started_at"]
         return {"run_id": run_id, "slice_s": round(seconds, 3), "per_s": round(variants / seconds, 1)}
 
@@ -427,24 +434,13 @@ class Benchmarks:
             spec,
             _kms_key(self.stack),
         )
-        batch, renders = self.stack.client("batch"), self.stack["renders_bucket"]
         points = []
         for n in children:
             run_id = f"{self.session}-scale-{n}"
             k = math.ceil(total / n)
-            self.ledger.write("start", kind="batch", run_id=run_id, variant_count=total, variants_per_child=k,
-                              array_size=n)  # fmt: skip
             started = time.perf_counter()
-            job_id = ops.submit_batch_job(
-                batch, queue=self.stack["job_queue_arn"], definition=self.stack["job_definition_arn"],
-                run_id=run_id, spec_uri=spec_uri, output_uri=f"s3://{renders}/{run_id}/",
-                variants_per_child=k, array_size=n, kms_key_id=_kms_key(self.stack),
-            )  # fmt: skip
-            self.ledger.write("started", run_id=run_id, job_id=job_id)
-            job = ops.wait_batch_job(batch, job_id, timeout=900, poll=0.25)
+            job = self.batch_job(run_id, spec_uri, total, k, n, timeout=900)
             wall = time.perf_counter() - started
-            ok = job["status"] == "SUCCEEDED"
-            self.ledger.write("end", run_id=run_id, ok=ok, error=None if ok else job.get("statusReason"))
             points.append({"children": n, "status": job["status"], "wall_s": round(wall, 3),
                            "per_s": round(total / wall, 1)})  # fmt: skip
             print(f"perf: scaling {n} children: {total / wall:.1f} variants/s ({job['status']})", flush=True)
