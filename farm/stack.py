@@ -70,13 +70,15 @@ class Stack:
 
         return config.aws_env(self["endpoint_url"])
 
+    @staticmethod
+    def client_config() -> Config:
+        """The settings of every client the harness makes: standard retries, a pool for 32 threads."""
+        return Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
+
     def client(self, service: str):
         """One boto3 client per service, aimed at the stack's endpoint and region."""
         if service not in self._clients:
-            kwargs: dict[str, Any] = {
-                "region_name": self["region"],
-                "config": Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32),
-            }
+            kwargs: dict[str, Any] = {"region_name": self["region"], "config": self.client_config()}
             if self.is_local:
                 kwargs.update(self.local_credentials())
             self._clients[service] = boto3.client(service, **kwargs)

@@ -1,7 +1,8 @@
 """The three benchmarks, each a ratio against the bare S3 PUT rate measured in the same run.
 
-(1) worker: one `python -m render_worker` child (a real subprocess, the contract env) vs a bare loop of PUTs
-    of the same bytes to the same endpoint at the worker's upload concurrency;
+(1) worker: one Batch child (and, reported beside, one `python -m render_worker` host process) vs a bare loop
+    of PUTs of the same bytes to the same endpoint at the worker's upload concurrency, all three signed by a
+    session of the job role (job_role_env);
 (2) end to end: a large execution's wall time vs (variants / bare PUT rate), and a 1-variant execution;
 (3) scaling: variants/s of standalone jobs of 1, 2 and 4 children over the same total.
 Runs they start go to the ledger, so the final verification covers them like the load runs.
@@ -25,6 +26,8 @@ import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import boto3
 
 from tests.perf import ops, phases, specs
 from tests.perf.ledger import Ledger
@@ -57,8 +60,37 @@ def _child_env(stack, **contract: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "AWS_BATCH_JOB_ARRAY_INDEX"}
     env.update(AWS_DEFAULT_REGION=stack["region"], AWS_REGION=stack["region"], **contract)
     if stack.is_local:
-        env.update(stack.local_env())  # the endpoint and the admin keys of this boot of the local cloud
+        env.update(stack.local_env())  # the endpoint of this boot of the local cloud
+    env.update(job_role_env(stack))  # signed as the Batch child signs
     return env
+
+
+def job_role_env(stack) -> dict[str, str]:
+    """Locally: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN of a fresh session of the job
+    definition's job role (sts:AssumeRole with the admin keys). A Batch child signs with its job role, and the
+    local cloud evaluates IAM for such a session but passes admin requests straight through (about 10% of its
+    PUT rate on the 2-core machine), so the bare loop and the process child sign as the Batch child does. On
+    AWS: {} (the harness's own credentials; AWS evaluates IAM for every caller alike)."""
+    if not stack.is_local:
+        return {}
+    role = job_definition(stack)["containerProperties"]["jobRoleArn"]
+    found = stack.client("sts").assume_role(RoleArn=role, RoleSessionName="perf-bare-puts")["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": found["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": found["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": found["SessionToken"],
+    }
+
+
+def job_role_s3(stack):
+    """An S3 client signed as the Batch child signs (job_role_env), with the stack's client settings."""
+    role = job_role_env(stack)
+    if not role:
+        return stack.client("s3")
+    kwargs = {**stack.local_credentials(), "aws_access_key_id": role["AWS_ACCESS_KEY_ID"],
+              "aws_secret_access_key": role["AWS_SECRET_ACCESS_KEY"],
+              "aws_session_token": role["AWS_SESSION_TOKEN"]}  # fmt: skip
+    return boto3.client("s3", config=stack.client_config(), **kwargs)
 
 
 def start_up_seconds() -> float:
@@ -258,13 +290,25 @@ class Benchmarks:
 
     def measure_bare(self, label: str) -> float:
         prefix = f"{self.session}-bare-{label}/"
-        seconds = bare_puts(self.s3, self.stack["renders_bucket"], prefix, self.bodies, _kms_key(self.stack))
+        s3 = job_role_s3(self.stack)  # a fresh session each time: a perf run outlives one
+        seconds = bare_puts(s3, self.stack["renders_bucket"], prefix, self.bodies, _kms_key(self.stack))
         self.bare_runs.append({"label": label, "puts": len(self.bodies), "seconds": round(seconds, 3),
                                "per_s": round(len(self.bodies) / seconds, 1)})  # fmt: skip
         print(f"perf: bare PUTs {label}: {len(self.bodies) / seconds:.1f}/s", flush=True)
         return round(len(self.bodies) / seconds, 1)
 
     # (1) worker
+    def worker_bodies(self, spec: dict[str, Any], spec_uri: str, variants: int) -> list[tuple[str, bytes]]:
+        """The bytes the worker renders for `spec` (keys relative to the run), from one warm-up Batch child:
+        the bare loop PUTs exactly these. The warm-up also pulls the image and warms the local S3's paths."""
+        run_id = f"{self.session}-wj-warm-up"
+        job = self.batch_job(run_id, spec_uri, variants, variants, 1, timeout=600, catalog_id="perf-worker")
+        if job["status"] != "SUCCEEDED":
+            raise ops.RunFailed(f"worker warm-up job {run_id}: {job['status']} {job.get('statusReason')}")
+        keys = [f"{run_id}/{key}" for key in specs.expected_svg_keys(spec)]
+        fetched = fetch_bodies(self.s3, self.stack["renders_bucket"], keys)
+        return [(key.split("/", 1)[1], body) for key, body in fetched]
+
     def batch_job(self, run_id: str, spec_uri: str, variants: int, per_child: int, array_size: int, *,
                   timeout: float, **ledger_extra: Any) -> dict[str, Any]:  # fmt: skip
         """Submit one standalone Batch job of the spec, recorded in the ledger (start, started, end) so the
@@ -294,8 +338,10 @@ class Benchmarks:
         return {"run_id": run_id, "slice_s": round(seconds, 3), "per_s": round(variants / seconds, 1)}
 
     def worker(self, variants: int, repeats: int) -> dict[str, Any]:
-        """`repeats` rounds of: a Batch child in the stack's runtime, a host-process child, bare PUTs of the
-        same bodies. The target is the median of the rounds' ratios (child slice rate / bare PUT rate)."""
+        """`repeats` rounds of: bare PUTs, a Batch child in the stack's runtime, bare PUTs again (the child is
+        compared with the mean of the two bare runs around it, so a drift of the machine or the local S3
+        during the round cancels), then a host-process child reported beside. The target is the median of
+        the rounds' ratios (child slice rate / bare PUT rate)."""
         spec = specs.make_spec("perf-worker", variants)
         spec_uri = ops.put_spec(
             self.s3,
@@ -304,31 +350,30 @@ class Benchmarks:
             spec,
             _kms_key(self.stack),
         )
+        self.bodies = self.worker_bodies(spec, spec_uri, variants)
         rounds = []
         with tempfile.TemporaryDirectory(prefix="perf-scratch-") as scratch:
             for i in range(repeats):
+                before = self.measure_bare(f"w{i}-before")
                 job = self.batch_child(f"{self.session}-wj-{i}", spec_uri, variants)
+                after = self.measure_bare(f"w{i}-after")
+                bare = round((before + after) / 2, 1)
                 run_id = f"{self.session}-wk-{i}"
                 wall = run_worker_child(self.stack, spec_uri=spec_uri, run_id=run_id, variants=variants,
                                         scratch=scratch)  # fmt: skip
                 ops.check_outputs(self.s3, self.stack["renders_bucket"], run_id, spec, 1, published=False)
-                if not self.bodies:  # the same spec renders the same bytes every time
-                    keys = [f"{run_id}/{key}" for key in specs.expected_svg_keys(spec)]
-                    self.bodies = [
-                        (k.split("/", 1)[1], b)
-                        for k, b in fetch_bodies(self.s3, self.stack["renders_bucket"], keys)
-                    ]
-                bare = self.measure_bare(f"w{i}")
                 rounds.append({
                     "batch_child": job,
                     "process_child": {"run_id": run_id, "wall_s": round(wall, 3),
                                       "per_s": round(variants / wall, 1)},
                     "bare_per_s": bare,
+                    "bare_before_after": [before, after],
                     "ratio": round(job["per_s"] / bare, 3),
                     "process_ratio": round(variants / wall / bare, 3),
                 })  # fmt: skip
                 print(f"perf: worker round {i}: batch child {job['per_s']}/s, process child "
-                      f"{variants / wall:.1f}/s (with start-up), bare {bare}/s", flush=True)  # fmt: skip
+                      f"{variants / wall:.1f}/s (with start-up), bare {before}/s before and {after}/s after",
+                      flush=True)  # fmt: skip
         ratio = statistics.median(r["ratio"] for r in rounds)
         start_up = start_up_costs(self.stack)
         self.child_start_up_s = start_up_of(start_up)

@@ -7,7 +7,7 @@ record (`timing`: when its slice started and ended, render time, upload waits; d
 
 Phases, on one clock (the machine's; the local cloud runs on it):
 - validate: ValidateInput's state, entry to exit;
-- queue_wait: the Render step's submission to the first child running;
+- queue_wait: the Render step's entry (just before it submits the job) to the first child running;
 - child_start_up: a child's attempt start to its first variant (container or process start, interpreter,
   imports, reading and checking the spec): the median child, and the slowest;
 - render, upload_wait: the median child's main thread rendering, and waiting for its uploads;
@@ -57,17 +57,6 @@ def validated_of(sfn, execution_arn: str) -> dict[str, Any] | None:
     return validated(remote.execution_history(sfn, execution_arn))
 
 
-def _submitted(events: list[dict[str, Any]]) -> tuple[str | None, float | None]:
-    """The Render step's Batch job id (farm.remote's reading of the history) and its submission time."""
-    job_id = remote.job_id_from_history(events)
-    for event in events:
-        details = event.get("taskSubmittedEventDetails")
-        submitted = details and details.get("resourceType") == "batch"
-        if job_id and submitted and job_id in details.get("output", ""):
-            return job_id, _seconds(event["timestamp"])
-    return job_id, None
-
-
 def _children(batch, job_id: str, array_size: int) -> list[dict[str, Any]]:
     ids = [job_id] if array_size <= 1 else [f"{job_id}:{i}" for i in range(array_size)]
     jobs = []
@@ -115,9 +104,11 @@ def execution_phases(stack, execution_arn: str) -> dict[str, Any]:
 
     phases["validate"] = span("ValidateInput")
     phases["publish"] = span("PublishResults")
-    job_id, submitted_at = _submitted(events)
-    exits = [states[name]["exited"] for name in remote.RENDER_STATES if "exited" in states.get(name, {})]
-    render_exit = exits[0] if exits else None
+    job_id = remote.job_id_from_history(events)
+    # The entry, not TaskSubmitted: that event is written when SubmitJob returns, which can be after the
+    # local cloud has already started the child (a negative wait).
+    render = next((states[name] for name in remote.RENDER_STATES if name in states), {})
+    submitted_at, render_exit = render.get("entered"), render.get("exited")
     if job_id and decided:
         jobs = _children(batch, job_id, int(decided.get("array_size") or 1))
         attempts = [(job, (job.get("attempts") or [None])[-1]) for job in jobs]

@@ -83,7 +83,7 @@ def test_phases_split_one_execution_on_one_clock():
     assert split["total_s"] == pytest.approx(1.7)
     assert split["children"] == 1 and split["predicted_wall_s"] == 0.5
     assert got["validate"] == pytest.approx(0.30)
-    assert got["queue_wait"] == pytest.approx(0.10, abs=0.002)
+    assert got["queue_wait"] == pytest.approx(0.45 - 0.32, abs=0.002)  # from RenderPlain's entry
     assert got["children"] == pytest.approx(0.8, abs=0.002)
     assert got["batch_to_workflow"] == pytest.approx(1.40 - 1.25, abs=0.002)
     assert got["child_start_up"]["median"] == pytest.approx(0.5, abs=0.002)
@@ -91,6 +91,16 @@ def test_phases_split_one_execution_on_one_clock():
     assert got["publish"] == pytest.approx(0.2)
     line = phases.phase_line(split)
     assert "validate 0.30 s" in line and "child start up 0.50 s (max 0.50)" in line
+
+
+def test_queue_wait_is_not_negative_when_the_child_starts_before_task_submitted_is_written():
+    # The local cloud can start the child before SubmitJob returns (TaskSubmitted at 0.35, child at 0.33).
+    validated = {"run_id": "r1", "array_size": 1, "variants_per_child": 1}
+    start = (T0 + timedelta(seconds=0.33)).timestamp()
+    job = {"jobId": "job-1", "attempts": [{"startedAt": start * 1000, "stoppedAt": (start + 0.5) * 1000}]}
+    client = _Client(_history(validated), {"job-1": job}, {"r1/_parts/plain.json": {"timing": None}})
+    got = phases.execution_phases(_Stack(client), "arn")["phases"]
+    assert got["queue_wait"] == pytest.approx(0.01, abs=0.002)
 
 
 def test_validated_is_none_before_validate_input_exited():
