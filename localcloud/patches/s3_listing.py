@@ -11,6 +11,11 @@ Where the time went (in-process cProfile, 10 pages of 1,000 under one prefix, 60
   (2 of every 3 ms of a page's serialisation). A string in the exact form moto writes
   (`2026-11-30T12:00:00.000Z`) is parsed with `datetime.fromisoformat` into the same aware UTC datetime;
   anything else goes to botocore's parser as before.
+- ListObjectsV2 without a delimiter (PublishResults' listing, Terraform's bucket emptying goes through
+  versions instead) sorted every name under the prefix and fetched its latest version on every page, then
+  skipped to the continuation token: 100 pages of a 100,000-variant run took about 90 s of PublishResults'
+  94 s. Here a page sorts only the names after its token and fetches versions until the page is full; the
+  page, its truncation and its next token are moto's own (`_truncate_result`).
 With the switch off, moto's own functions run, unchanged.
 """
 
@@ -22,12 +27,13 @@ from typing import Any
 
 from dateutil.tz import tzutc
 from moto.core.serialize import TimestampSerializer
-from moto.s3.models import FakeTableStorageBucket, S3Backend
+from moto.s3.models import FakeDeleteMarker, FakeTableStorageBucket, S3Backend
 from moto.s3.utils import _VersionedKeyStore
 
 from localcloud import speedups
 
 original_list_objects = S3Backend.list_objects
+original_list_objects_v2 = S3Backend.list_objects_v2
 original_convert_timestamp_to_str = TimestampSerializer._convert_timestamp_to_str
 _MOTO_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}|\.\d{6})?Z\Z")
 _UTC = tzutc()  # what botocore's parse_to_aware_datetime gives a "Z" timestamp
@@ -57,6 +63,31 @@ def list_objects(self: S3Backend, bucket: Any, prefix: str | None, delimiter: st
     return original_list_objects(self, _KeysUnder(under), prefix, delimiter, marker, max_keys)
 
 
+def list_objects_v2(self: S3Backend, bucket: Any, prefix: str | None, delimiter: str | None,
+                    continuation_token: str | None, start_after: str | None, max_keys: int):  # fmt: skip
+    after = self._pagination_tokens.get(continuation_token) if continuation_token else start_after
+    if (
+        not speedups.enabled()
+        or delimiter  # common prefixes can fold any number of names into one entry: moto's walk
+        or not max_keys
+        or (continuation_token and after is None)  # a token moto does not know: moto's own answer
+        or isinstance(bucket, FakeTableStorageBucket)
+        or not isinstance(bucket.keys, _VersionedKeyStore)
+    ):
+        return original_list_objects_v2(self, bucket, prefix, delimiter, continuation_token, start_after,
+                                        max_keys)  # fmt: skip
+    prefix, after = prefix or "", after or ""
+    versions = dict.copy(bucket.keys)  # a snapshot, as moto's own walk takes one: {name: [versions]}
+    page: list[Any] = []
+    for name in sorted(name for name in versions if name.startswith(prefix) and name > after):
+        latest = versions[name][-1]
+        if not isinstance(latest, FakeDeleteMarker):  # a deleted key is not listed
+            page.append(latest)
+            if len(page) > max_keys:  # one more than the page: moto's truncation and token need it
+                break
+    return self._truncate_result(page, max_keys)
+
+
 def fast_timestamp(value: Any) -> datetime | None:
     """The aware datetime of a timestamp string in moto's own ISO 8601 form, None for anything else."""
     if isinstance(value, str) and _MOTO_ISO.match(value):
@@ -73,4 +104,5 @@ def _convert_timestamp_to_str(self: TimestampSerializer, value: Any, timestamp_f
 
 def apply() -> None:
     S3Backend.list_objects = list_objects
+    S3Backend.list_objects_v2 = list_objects_v2
     TimestampSerializer._convert_timestamp_to_str = _convert_timestamp_to_str
