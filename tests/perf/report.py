@@ -136,7 +136,8 @@ def _benchmark_lines(bench: dict[str, Any]) -> list[str]:
         large = e2e["large"]
         lines.append(
             f"| end to end: {large['variants']:,}-variant execution at default sizing ({large['children']} "
-            f"children of {large['variants_per_child']}) | {large['wall_s']:.1f} s vs bare-PUT "
+            f"{'child' if large['children'] == 1 else 'children'} of {large['variants_per_child']}) "
+            f"| {large['wall_s']:.1f} s vs bare-PUT "
             f"{large['bare_put_s']:.1f} s = {large['ratio']:.2f}x; score {e2e['score']:.2f} of the limit "
             f"| {e2e['target']}: {large['limit_s']:.1f} s | {_verdict(e2e['pass'])} |"
         )
