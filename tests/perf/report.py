@@ -150,7 +150,8 @@ def _benchmark_lines(bench: dict[str, Any]) -> list[str]:
     if huge:
         lines.append(
             f"| stress: {huge['variants']:,}-variant execution at default sizing | {huge['wall_s']:.1f} s, "
-            f"{huge['children']} children of {huge['variants_per_child']}, {huge['status']} | every variant "
+            f"{huge['children']} {'child' if huge['children'] == 1 else 'children'} of "
+            f"{huge['variants_per_child']}, {huge['status']} | every variant "
             f"and one message (verified below) | {_verdict(huge['status'] == 'SUCCEEDED')} |"
         )
     for name, error in (bench.get("errors") or {}).items():
