@@ -137,6 +137,32 @@ def wait_for(predicate: Callable[[], object], timeout: float = 60.0, interval: f
     raise AssertionError(f"condition not met within {timeout} s")
 
 
+def fargate_queue(cloud: Cloud, cidr_octet: int, environments: list[tuple[str, int]]) -> tuple[str, list]:
+    """A job queue over new MANAGED compute environments, in the given order, each (type, maxvCpus) with a
+    subnet and security group of a new VPC 10.<cidr_octet>.0.0/16: (the queue's name, each environment as
+    CreateComputeEnvironment answered)."""
+    ec2, batch, iam = (cloud.client(name) for name in ("ec2", "batch", "iam"))
+    vpc = ec2.create_vpc(CidrBlock=f"10.{cidr_octet}.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{cidr_octet}.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName=unique("sg"), Description="jobs", VpcId=vpc)["GroupId"]
+    role = iam.create_role(RoleName=unique("batch-service"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    network = {"subnets": [subnet], "securityGroupIds": [group]}
+    created = [
+        batch.create_compute_environment(
+            computeEnvironmentName=unique(kind.lower().replace("_", "-")),
+            type="MANAGED",
+            state="ENABLED",
+            serviceRole=role,
+            computeResources={"type": kind, "maxvCpus": vcpus, **network},
+        )
+        for kind, vcpus in environments
+    ]
+    queue = unique("jq")
+    order = [{"order": i, "computeEnvironment": c["computeEnvironmentArn"]} for i, c in enumerate(created, 1)]
+    batch.create_job_queue(jobQueueName=queue, state="ENABLED", priority=1, computeEnvironmentOrder=order)
+    return queue, created
+
+
 class BatchSetup:
     """A compute environment and job queue, and a way to register job definitions running Python scripts."""
 

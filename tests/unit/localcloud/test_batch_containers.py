@@ -20,7 +20,15 @@ from pathlib import Path
 import pytest
 
 from localcloud import config, containers, efs, faults, lifecycle
-from tests.unit.localcloud.conftest import CONCURRENCY, BatchSetup, Cloud, start_cloud, unique, wait_for
+from tests.unit.localcloud.conftest import (
+    CONCURRENCY,
+    BatchSetup,
+    Cloud,
+    fargate_queue,
+    start_cloud,
+    unique,
+    wait_for,
+)
 
 IMAGE = "python:3.11-slim"  # mapped to the local base image
 REPORT = "REPORT "  # the line a job prints its findings on
@@ -414,26 +422,8 @@ time.sleep(60)
 
 
 def test_spot_reclaim_sends_sigterm_to_the_container_then_kills_it(container_cloud, jobs):
-    ec2, batch, iam = (container_cloud.client(name) for name in ("ec2", "batch", "iam"))
-    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName=unique("sg"), Description="jobs", VpcId=vpc)["GroupId"]
-    role = iam.create_role(RoleName=unique("spot-service"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    resources = {"type": "FARGATE_SPOT", "maxvCpus": 4, "subnets": [subnet], "securityGroupIds": [group]}
-    spot = batch.create_compute_environment(
-        computeEnvironmentName=unique("spot"),
-        type="MANAGED",
-        state="ENABLED",
-        serviceRole=role,
-        computeResources=resources,
-    )["computeEnvironmentArn"]
-    queue = unique("spot-jq")
-    batch.create_job_queue(
-        jobQueueName=queue,
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": spot}],
-    )
+    batch = container_cloud.client("batch")
+    queue, _ = fargate_queue(container_cloud, 9, [("FARGATE_SPOT", 4)])
     retry = {
         "attempts": 2,
         "evaluateOnExit": [{"onStatusReason": "Your Spot Task was interrupted*", "action": "RETRY"}],

@@ -15,7 +15,7 @@ import pytest
 
 from localcloud import batch_runner, faults
 from localcloud.batch_runner import SlotPool
-from tests.unit.localcloud.conftest import unique, wait_for
+from tests.unit.localcloud.conftest import fargate_queue, unique, wait_for
 
 # ---- the pool, in process ----------------------------------------------------------------------------------
 
@@ -206,26 +206,9 @@ time.sleep(float(os.environ["SLEEP"]) if attempt == "1" else 0)
 @pytest.fixture(scope="module")
 def mixed_queue(cloud) -> tuple[str, str, str]:
     """(queue, Spot environment name, on-demand environment name): Fargate Spot then Fargate, one vCPU each,
-    the farm's local shape (envs/local: batch_max_vcpus = 1)."""
-    ec2, batch, iam = cloud.client("ec2"), cloud.client("batch"), cloud.client("iam")
-    vpc = ec2.create_vpc(CidrBlock="10.11.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.11.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName=unique("sg"), Description="jobs", VpcId=vpc)["GroupId"]
-    role = iam.create_role(RoleName=unique("placement-service"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    names, order = [], []
-    for position, kind in enumerate(("FARGATE_SPOT", "FARGATE"), start=1):
-        created = batch.create_compute_environment(
-            computeEnvironmentName=unique(kind.lower().replace("_", "-")),
-            type="MANAGED",
-            state="ENABLED",
-            serviceRole=role,
-            computeResources={"type": kind, "maxvCpus": 1, "subnets": [subnet], "securityGroupIds": [group]},
-        )
-        names.append(created["computeEnvironmentName"])
-        order.append({"order": position, "computeEnvironment": created["computeEnvironmentArn"]})
-    queue = unique("mixed-jq")
-    batch.create_job_queue(jobQueueName=queue, state="ENABLED", priority=1, computeEnvironmentOrder=order)
-    return queue, names[0], names[1]
+    the farm's local shape (envs/local: one job per environment)."""
+    queue, created = fargate_queue(cloud, 11, [("FARGATE_SPOT", 1), ("FARGATE", 1)])
+    return queue, created[0]["computeEnvironmentName"], created[1]["computeEnvironmentName"]
 
 
 def _definition(batch_setup, marks, sleep: float, retry: dict | None = None) -> str:
@@ -336,21 +319,8 @@ def _cpu_seconds(pid: int) -> float:
 
 def test_raising_maxvcpus_places_a_waiting_job_at_once(cloud, batch_setup, tmp_path):
     """UpdateComputeEnvironment applies maxvCpus in place (moto ignores it): a job that did not fit runs."""
-    ec2, batch, iam = cloud.client("ec2"), cloud.client("batch"), cloud.client("iam")
-    vpc = ec2.create_vpc(CidrBlock="10.12.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.12.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName=unique("sg"), Description="jobs", VpcId=vpc)["GroupId"]
-    role = iam.create_role(RoleName=unique("resize-service"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    environment = batch.create_compute_environment(
-        computeEnvironmentName=unique("resized"),
-        type="MANAGED",
-        state="ENABLED",
-        serviceRole=role,
-        computeResources={"type": "FARGATE", "maxvCpus": 1, "subnets": [subnet], "securityGroupIds": [group]},
-    )
-    queue = unique("resize-jq")
-    order = [{"order": 1, "computeEnvironment": environment["computeEnvironmentArn"]}]
-    batch.create_job_queue(jobQueueName=queue, state="ENABLED", priority=1, computeEnvironmentOrder=order)
+    batch = cloud.client("batch")
+    queue, (environment,) = fargate_queue(cloud, 12, [("FARGATE", 1)])
     job = batch.submit_job(
         jobName=unique("waits"),
         jobQueue=queue,

@@ -20,7 +20,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from localcloud import config, faults, lifecycle
-from tests.unit.localcloud.conftest import LAMBDA_LOGS, allow, unique, wait_for, workload_role
+from tests.unit.localcloud.conftest import LAMBDA_LOGS, allow, fargate_queue, unique, wait_for, workload_role
 
 SPOT_REASON = "Your Spot Task was interrupted."
 # The render job definition's rules (modules/batch/main.tf): only the status reason makes a reclaim retried.
@@ -181,31 +181,7 @@ if attempt == "1":
 @pytest.fixture(scope="module")
 def spot_queue(cloud, batch_setup) -> str:
     """A job queue whose first compute environment is FARGATE_SPOT, as the farm's is."""
-    ec2, batch, iam = cloud.client("ec2"), cloud.client("batch"), cloud.client("iam")
-    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName=unique("sg"), Description="jobs", VpcId=vpc)["GroupId"]
-    role = iam.create_role(RoleName=unique("spot-service"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    spot = batch.create_compute_environment(
-        computeEnvironmentName=unique("spot"),
-        type="MANAGED",
-        state="ENABLED",
-        serviceRole=role,
-        computeResources={
-            "type": "FARGATE_SPOT",
-            "maxvCpus": 4,
-            "subnets": [subnet],
-            "securityGroupIds": [group],
-        },
-    )["computeEnvironmentArn"]
-    name = unique("spot-jq")
-    batch.create_job_queue(
-        jobQueueName=name,
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": spot}],
-    )
-    return name
+    return fargate_queue(cloud, 9, [("FARGATE_SPOT", 4)])[0]
 
 
 def _submit(batch_setup, queue: str, name: str, marks, retry: dict, first_sleep: float, **kwargs) -> str:
