@@ -57,7 +57,6 @@ CASES = [
     {"Prefix": "run-a/", "PaginationConfig": {"PageSize": 2}},
     {"Prefix": "run-b/p", "Delimiter": "/", "PaginationConfig": {"PageSize": 1}},
     {"Prefix": "nothing/"},
-    {"Prefix": "run-a/", "StartAfter": "run-a/p0/sku-3.svg"},
     {"Prefix": "run-a/", "StartAfter": "run-a/zzz"},
     {"StartAfter": "run-b", "PaginationConfig": {"PageSize": 3}},
     {"Prefix": "run-a/p1/", "PaginationConfig": {"PageSize": 1}},  # the deleted key at a page's edge
