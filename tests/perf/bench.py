@@ -301,10 +301,7 @@ class Benchmarks:
     def worker_bodies(self, spec: dict[str, Any], spec_uri: str, variants: int) -> list[tuple[str, bytes]]:
         """The bytes the worker renders for `spec` (keys relative to the run), from one warm-up Batch child:
         the bare loop PUTs exactly these. The warm-up also pulls the image and warms the local S3's paths."""
-        run_id = f"{self.session}-wj-warm-up"
-        job = self.batch_job(run_id, spec_uri, variants, variants, 1, timeout=600, catalog_id="perf-worker")
-        if job["status"] != "SUCCEEDED":
-            raise ops.RunFailed(f"worker warm-up job {run_id}: {job['status']} {job.get('statusReason')}")
+        run_id = self.batch_child(f"{self.session}-wj-warm-up", spec_uri, variants)["run_id"]
         keys = [f"{run_id}/{key}" for key in specs.expected_svg_keys(spec)]
         fetched = fetch_bodies(self.s3, self.stack["renders_bucket"], keys)
         return [(key.split("/", 1)[1], body) for key, body in fetched]
