@@ -49,11 +49,26 @@ def _project_env(session: nox.Session) -> dict[str, str]:
         subprocess.run([*pip, "--require-hashes", "-r", str(DEV_LOCK)], check=True)
         subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
         stamp.write_text(digest)
+    _checkout_on_path(python)
     return {
         "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
         "VIRTUAL_ENV": str(VENV),
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def _checkout_on_path(python: Path) -> None:
+    """The developer harness (harness/) is no part of the installed package: a .pth file puts the checkout
+    on .venv's path, so `.venv/bin/farm` finds it (outputs through `terraform output`) from any directory."""
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    pth = Path(purelib) / "render_farm_checkout.pth"
+    if not pth.is_file() or pth.read_text().strip() != str(ROOT):
+        pth.write_text(f"{ROOT}\n")
 
 
 def _run(session: nox.Session, *args: str) -> None:
@@ -96,7 +111,7 @@ def fmt(session: nox.Session) -> None:
 @nox.session(venv_backend="none")
 def docs(session: nox.Session) -> None:
     """Regenerate the Inputs/Outputs tables of modules/*/README.md (`-- --check` only reports stale ones)."""
-    _run(session, "python", "-m", "farm.tfdocs", *session.posargs)
+    _run(session, "python", "-m", "harness.tfdocs", *session.posargs)
 
 
 @nox.session(venv_backend="none")
@@ -114,33 +129,33 @@ def localcloud(session: nox.Session) -> None:
 @nox.session(venv_backend="none")
 def zips(session: nox.Session) -> None:
     """Build the Lambda zips into build/lambdas/ (plan and deploy do this themselves)."""
-    _run(session, "python", "-m", "farm.lambda_zips", *session.posargs)
+    _run(session, "python", "-m", "harness.lambda_zips", *session.posargs)
 
 
 @nox.session(venv_backend="none")
 def image(session: nox.Session) -> None:
     """`nox -s image [-- --build-only]`: build worker/Dockerfile (buildah) and push it to the deployed stack's
-    ECR repository; prints `<repository>@sha256:...` (farm.image)."""
-    _run(session, "python", "-m", "farm.image", *session.posargs)
+    ECR repository; prints `<repository>@sha256:...` (harness.image)."""
+    _run(session, "python", "-m", "harness.image", *session.posargs)
 
 
 @nox.session(venv_backend="none")
 def plan(session: nox.Session) -> None:
     """`nox -s plan [-- ENV]`: plan JSON plus a Markdown review summary under build/plan/ENV/."""
-    _run(session, "python", "-m", "farm.infra", "plan", *session.posargs)
+    _run(session, "python", "-m", "harness.infra", "plan", *session.posargs)
 
 
 @nox.session(venv_backend="none")
 def deploy(session: nox.Session) -> None:
     """`nox -s deploy [-- ENV]`: local by default (starts the local cloud, builds zips, init, apply; in
     container mode first the ECR repository, then the worker image is built and pushed, then everything)."""
-    _run(session, "python", "-m", "farm.infra", "deploy", *session.posargs)
+    _run(session, "python", "-m", "harness.infra", "deploy", *session.posargs)
 
 
 @nox.session(venv_backend="none")
 def destroy(session: nox.Session) -> None:
     """`nox -s destroy [-- ENV]`: remove everything deploy created."""
-    _run(session, "python", "-m", "farm.infra", "destroy", *session.posargs)
+    _run(session, "python", "-m", "harness.infra", "destroy", *session.posargs)
 
 
 @nox.session
@@ -185,7 +200,8 @@ def integration(session: nox.Session) -> None:
         session.log("IAM report skipped: only the local cloud records IAM decisions")
     else:
         try:
-            _run(session, "python", "-m", "farm.iam_report", *(["--denied-only"] if session.posargs else []))
+            denied_only = ["--denied-only"] if session.posargs else []
+            _run(session, "python", "-m", "harness.iam_report", *denied_only)
         except nox.command.CommandFailed:
             if tests_failed is None:
                 session.error(
@@ -202,7 +218,7 @@ def iam_report(session: nox.Session) -> None:
 
     The local cloud's record of IAM decisions against the deployed stack's policies; grants only AWS itself
     exercises are listed apart. Exit 1 on denied calls or unjustified unused grants."""
-    _run(session, "python", "-m", "farm.iam_report", *session.posargs)
+    _run(session, "python", "-m", "harness.iam_report", *session.posargs)
 
 
 @nox.session(venv_backend="none")
@@ -220,10 +236,10 @@ def chaos(session: nox.Session) -> None:
 @nox.session(venv_backend="none")
 def bench(session: nox.Session) -> None:
     """Offline benchmark: validate and render a generated 100,000-variant spec; prints variants/s/core."""
-    _run(session, "python", "-m", "farm.bench", *session.posargs)
+    _run(session, "python", "-m", "harness.bench", *session.posargs)
 
 
 @nox.session(venv_backend="none")
 def demo(session: nox.Session) -> None:
     """The main job: deploy the local stack if needed, render the example catalog, print the gallery path."""
-    _run(session, "python", "-m", "farm.demo", *session.posargs)
+    _run(session, "python", "-m", "harness.demo", *session.posargs)

@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from farm.progress import Progress
 from render_worker import sizing, spec
 from render_worker.errors import Problem, SpecInvalid, SpecNotFound, SpecTooLarge
 from render_worker.outputs import build_gallery, build_manifest, manifest_bytes
@@ -175,34 +176,6 @@ def _umask() -> int:
     return mask
 
 
-class _Bar:
-    """A rich progress bar when stdout is a terminal; nothing otherwise (logs and pipes stay clean)."""
-
-    def __init__(self, total: int):
-        self.progress = None
-        if not sys.stdout.isatty():
-            return
-        try:
-            from rich.progress import Progress
-        except ImportError:
-            return
-        self.progress = Progress(transient=True)
-        self.task = self.progress.add_task("rendering", total=total)
-
-    def __enter__(self):
-        if self.progress is not None:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
-    def advance(self, n: int) -> None:
-        if self.progress is not None:
-            self.progress.advance(self.task, n)
-
-
 def cmd_render(args: argparse.Namespace) -> int:
     loaded = load_or_report(args.spec)
     if isinstance(loaded, int):
@@ -215,7 +188,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
-        with _Bar(catalog.variant_count) as bar:
+        # On a terminal, a bar; in logs and pipes nothing (the summary line below says it all).
+        with Progress("rendering", total=catalog.variant_count, unit="variants", quiet=True) as bar:
             run = render_into(data, catalog, tmp, max(1, args.jobs), progress=bar.advance)
         write_outputs(run, tmp, run_id=args.run_id, spec_uri=Path(args.spec).absolute().as_uri())
         os.chmod(tmp, 0o777 & ~_umask())  # noqa: S103 - mkdtemp makes it 0700; give it what mkdir would

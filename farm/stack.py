@@ -8,6 +8,7 @@ code runs against the local cloud and a real account.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -29,7 +30,8 @@ class StackNotDeployed(RuntimeError):
 class Stack:
     env: str
     outputs: dict[str, Any]
-    _clients: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    pool: int = 32  # connections per client: enough for 32 threads
+    _clients: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __getitem__(self, name: str) -> Any:
         try:
@@ -70,10 +72,13 @@ class Stack:
 
         return config.aws_env(self["endpoint_url"])
 
-    @staticmethod
-    def client_config() -> Config:
-        """The settings of every client the harness makes: standard retries, a pool for 32 threads."""
-        return Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
+    def with_pool(self, pool: int) -> Stack:
+        """The same stack with clients of their own, each pooling `pool` connections (load users)."""
+        return dataclasses.replace(self, pool=pool)
+
+    def client_config(self) -> Config:
+        """The settings of every client made for this stack: standard retries, a pool of `pool`."""
+        return Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=self.pool)
 
     def client(self, service: str):
         """One boto3 client per service, aimed at the stack's endpoint and region."""
@@ -105,8 +110,13 @@ def load(env: str | None = None) -> Stack:
     if saved:
         raw = json.loads(Path(saved).read_text())
     else:
-        from farm import terraform  # the Terraform runner knows the CLI config and state location
-
+        try:
+            from harness import terraform  # the Terraform runner knows the CLI config and state location
+        except ImportError:  # a plain install, away from the repository: only saved outputs can say
+            raise StackNotDeployed(
+                "no stack outputs: set FARM_OUTPUTS_JSON to a saved `terraform output -json` of the deployed "
+                "env (or run from a checkout of the repository, where `terraform output` is read)"
+            ) from None
         raw = terraform.output_json(env)
     outputs = unwrap(raw)
     if not outputs:

@@ -745,7 +745,10 @@ def run_array_parent(job) -> None:
         if all(s in ("SUCCEEDED", "FAILED") for s in states):
             failed = states.count("FAILED")
             job.job_started_at = job.job_started_at if job.job_started_at.year > 1970 else datetime.now()
-            _finish(job, failed == 0, f"{CHILD_FAILED_REASON}: {failed} of {len(states)}" if failed else None)
+            reason = f"{CHILD_FAILED_REASON}: {failed} of {len(states)}" if failed else None
+            if job.stop:  # TerminateJob of the parent: as on AWS, DescribeJobs then returns its reason
+                reason = job.job_stopped_reason or "Job terminated"
+            _finish(job, failed == 0 and not job.stop, reason)
             return
         furthest = max((order.index(s) if s in order else len(order) - 1) for s in states)
         if furthest >= order.index("RUNNING") and job.job_started_at.year == 1970:

@@ -1,8 +1,8 @@
 """Fixtures of the live suites (tests/smoke/live, tests/integration): the deployed stack and a driver for it.
 
-`stack`: FARM_ENV=local (the default) deploys the local stack when nothing is deployed (farm.infra); any other
-env, or FARM_OUTPUTS_JSON, only reads the outputs (farm.stack.load). Tests read every target from the outputs,
-so the same tests run against aws.
+`stack`: the target (harness.target: FARM_ENV, default local) gives the stack; the local one is deployed when
+nothing is, any other env (or FARM_OUTPUTS_JSON) is only read. Tests read every target from the outputs, so
+the same tests run against aws. `farm` drives it through farm.client.FarmClient (`farm.client`).
 
 A session that used the local cloud (through `stack`) fails at its end when that cloud counted an unexpected
 server error (localcloud/server.py: an answer >= 500 or an unhandled exception) or its log gained a traceback
@@ -19,13 +19,14 @@ import hashlib
 import json
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from farm.polling import poll
 
 LIVE_TIMEOUT = float(os.environ.get("FARM_TEST_RUN_TIMEOUT", "600"))
 MESSAGE_TIMEOUT = float(os.environ.get("FARM_TEST_MESSAGE_TIMEOUT", "90"))
@@ -54,9 +55,11 @@ def make_spec(
     *,
     variants_per_child: int | None = None,
     crash_flat_indexes: Iterable[int] = (),
+    fail_once_flat_indexes: Iterable[int] = (),
 ) -> dict[str, Any]:
-    """A valid catalog of products x variants in every template; `crash_flat_indexes` get CRASH- SKUs."""
-    crash = set(crash_flat_indexes)
+    """A valid catalog of products x variants in every template; `crash_flat_indexes` get CRASH- SKUs (fail
+    every attempt), `fail_once_flat_indexes` FAILONCE- SKUs (fail the run's first attempt only)."""
+    crash, fail_once = set(crash_flat_indexes), set(fail_once_flat_indexes)
     spec: dict[str, Any] = {
         "schema_version": "1.0",
         "catalog_id": catalog_id,
@@ -71,7 +74,7 @@ def make_spec(
         variants = []
         for v in range(variants_per_product):
             colour, colour_name = PALETTE[(p + v) % len(PALETTE)]
-            prefix = "CRASH" if flat in crash else "SKU"
+            prefix = "CRASH" if flat in crash else "FAILONCE" if flat in fail_once else "SKU"
             variants.append({"sku": f"{prefix}-{p:04d}-{v:03d}", "color": colour, "color_name": colour_name})
             flat += 1
         spec["products"].append(
@@ -113,18 +116,17 @@ def sha256(data: bytes) -> str:
 
 
 class Mailbox:
-    """Drains one queue into <directory>/<key>/<message id>.json; what `classify` refuses is left alone.
+    """Drains one queue into <directory>/<key>/<message id>.json; what `key_of` refuses is left for others.
 
-    `classify(body)` returns (key, document to store) or None.
+    `key_of(message)` (the body unwrapped by the client: SNS envelope or raw) returns the key to store it
+    under, or None.
     """
 
-    def __init__(
-        self, sqs, queue_url: str, directory: Path, classify: Callable[[str], tuple[str, Any] | None]
-    ):
-        self.sqs = sqs
-        self.queue_url = queue_url
+    def __init__(self, client, queue_output: str, directory: Path, key_of: Callable[[Any], str | None]):
+        self.client = client
+        self.queue_output = queue_output
         self.directory = directory
-        self.classify = classify
+        self.key_of = key_of
         directory.mkdir(parents=True, exist_ok=True)
 
     def store(self, key: str, message_id: str, document: Any) -> None:
@@ -134,25 +136,18 @@ class Mailbox:
         temporary.write_text(json.dumps(document))
         temporary.rename(folder / f"{message_id}.json")
 
+    def _key(self, message: Any) -> str | None:
+        try:
+            return self.key_of(message)
+        except Exception:  # not ours to judge: whoever owns it (or the DLQ) will
+            return None
+
     def collect(self) -> int:
-        """One receive: store and delete what has a key; make the rest visible again at once."""
-        response = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-        )
-        messages = response.get("Messages", [])
-        for message in messages:
-            try:
-                classified = self.classify(message["Body"])
-            except Exception:  # not ours to judge: whoever owns it (or the DLQ) will
-                classified = None
-            if classified is None:
-                self.sqs.change_message_visibility(
-                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                )
-                continue
-            self.store(classified[0], message["MessageId"], classified[1])
-            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return len(messages)
+        """One receive (farm.client): store and delete what has a key; the rest is visible again at once."""
+        received = self.client.receive(self.queue_output, accept=lambda m: self._key(m) is not None)
+        for got in received:
+            self.store(self._key(got.message), got.message_id, got.message)
+        return len(received)
 
     def stored(self, key: str) -> list[Any]:
         folder = self.directory / key
@@ -169,18 +164,33 @@ class Mailbox:
     ) -> list[Any]:
         """Collect until the messages stored under `key` satisfy `until` and (with `quiet`) `quiet` seconds
         have passed without a new one under `key`, so that a count is final; returns them."""
-        deadline = time.monotonic() + timeout
-        count, since = -1, 0.0
-        while True:
+        last = {"count": -1, "since": 0.0}
+
+        def look() -> tuple[list[Any], float]:
             found = self.stored(key)
             now = time.monotonic()
-            if len(found) != count:
-                count, since = len(found), now
-            if until(found) and now - since >= quiet:
-                return found
-            if now > deadline:
-                raise AssertionError(f"{self.queue_url}: after {timeout:.0f} s, messages for {key}: {found}")
-            self.collect()
+            if len(found) != last["count"]:
+                last.update(count=len(found), since=now)
+            return found, now - last["since"]
+
+        def settled(seen: tuple[list[Any], float]) -> bool:
+            found, still = seen
+            if until(found) and still >= quiet:
+                return True
+            self.collect()  # waits up to a second for the next delivery
+            return False
+
+        try:
+            found, _ = poll(
+                look,
+                settled,
+                timeout=timeout,
+                interval=0,
+                what=lambda seen: f"{self.queue_output}: messages for {key}: {seen[0]}",
+            )
+        except TimeoutError as exc:
+            raise AssertionError(str(exc)) from None
+        return found
 
 
 def run_key(message: dict[str, Any]) -> str | None:
@@ -193,20 +203,15 @@ def run_key(message: dict[str, Any]) -> str | None:
     return None
 
 
-def classify_notification(body: str) -> tuple[str, Any] | None:
-    """Notifications (SNS envelope or raw body) by run id, stored unwrapped."""
-    from farm.consumer import unwrap
-
-    message = unwrap(body)
-    key = run_key(message) if isinstance(message, dict) else None
-    return (key, message) if key else None
+def notification_key(message: Any) -> str | None:
+    """Notifications by run id."""
+    return run_key(message) if isinstance(message, dict) else None
 
 
-def classify_event(body: str) -> tuple[str, Any] | None:
+def event_key(event: Any) -> str | None:
     """Batch Job State Change events by the parent job id (array children are `<parent>:<index>`)."""
-    event = json.loads(body)
     job_id = (event.get("detail") or {}).get("jobId")
-    return (job_id.split(":")[0], event) if job_id else None
+    return job_id.split(":")[0] if job_id else None
 
 
 # ---- the driver ------------------------------------------------------------------------------------------
@@ -217,43 +222,40 @@ class Run:
     run_id: str
     spec_uri: str
     spec: Any
-    state: Any  # farm.remote.RunState
+    state: Any  # farm.client.RunState
     seconds: float
 
 
 class LiveFarm:
-    """What the live tests do to the deployed stack: upload specs, run them, read renders and messages."""
+    """What the live tests do to the deployed stack, on farm.client.FarmClient (`self.client`), plus the
+    mailboxes that sort the shared queues by run."""
 
     def __init__(self, stack, mailbox_root: Path):
+        from farm.client import FarmClient
+
         self.stack = stack
-        sqs = stack.client("sqs")
+        self.client = FarmClient(stack)
         self.notifications = Mailbox(
-            sqs, stack["notifications_queue_url"], mailbox_root / "notifications", classify_notification
+            self.client, "notifications_queue_url", mailbox_root / "notifications", notification_key
         )
-        self.failures = Mailbox(
-            sqs, stack["failure_queue_url"], mailbox_root / "failures", classify_notification
-        )
-        self.events = Mailbox(sqs, stack["events_queue_url"], mailbox_root / "events", classify_event)
+        self.failures = Mailbox(self.client, "failure_queue_url", mailbox_root / "failures", notification_key)
+        self.events = Mailbox(self.client, "events_queue_url", mailbox_root / "events", event_key)
 
     @staticmethod
     def new_run_id(label: str) -> str:
-        return f"t-{label}-{uuid.uuid4().hex[:10]}"
+        from render_worker.uri import new_run_id
+
+        return new_run_id(f"t-{label}")
 
     def upload(self, run_id: str, spec: Any, filename: str = "catalog.json") -> str:
-        from farm import remote
-
         body = spec if isinstance(spec, bytes) else json.dumps(spec).encode()
-        return remote.upload_spec(self.stack, body, run_id, filename)
+        return self.client.upload_spec(body, run_id, filename)
 
     def start(self, spec_uri: str, run_id: str) -> str:
-        from farm import remote
-
-        return remote.start_run(self.stack, spec_uri, run_id)
+        return self.client.start(spec_uri, run_id)
 
     def wait(self, run_id: str, timeout: float = LIVE_TIMEOUT):
-        from farm import remote
-
-        return remote.wait(self.stack, run_id, timeout=timeout, poll_seconds=1.0)
+        return self.client.wait(run_id, timeout=timeout)
 
     def run(self, spec: Any, label: str, timeout: float = LIVE_TIMEOUT) -> Run:
         """Upload a spec (dict, or raw bytes) under a fresh run id, start the workflow, wait until it ends."""
@@ -266,22 +268,13 @@ class LiveFarm:
 
     def keys(self, run_id: str) -> list[str]:
         """Every object key under the run's prefix, relative to it."""
-        s3 = self.stack.client("s3")
-        prefix = f"{run_id}/"
-        keys = []
-        for page in s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.stack["renders_bucket"], Prefix=prefix
-        ):
-            keys.extend(obj["Key"][len(prefix) :] for obj in page.get("Contents", []))
-        return sorted(keys)
+        return self.client.keys(run_id)
 
     def get(self, run_id: str, relative: str) -> bytes:
-        s3 = self.stack.client("s3")
-        return s3.get_object(Bucket=self.stack["renders_bucket"], Key=f"{run_id}/{relative}")["Body"].read()
+        return self.client.get(run_id, relative)
 
     def head(self, run_id: str, relative: str) -> dict[str, Any]:
-        s3 = self.stack.client("s3")
-        return s3.head_object(Bucket=self.stack["renders_bucket"], Key=f"{run_id}/{relative}")
+        return self.client.head(run_id, relative)
 
     def completion(self, run_id: str, timeout: float = MESSAGE_TIMEOUT) -> list[Any]:
         return self.notifications.wait_for(run_id, timeout=timeout)
@@ -375,15 +368,12 @@ def pytest_terminal_summary(terminalreporter) -> None:
 @pytest.fixture(scope="session")
 def stack():
     """The deployed stack: the local one is deployed when missing; aws (or saved outputs) is only read."""
-    env = os.environ.get("FARM_ENV", "local")
-    if env == "local" and not os.environ.get("FARM_OUTPUTS_JSON"):
-        from farm import infra
+    from harness.target import Target
 
+    target = Target.of()
+    if target.deploys_when_missing:
         _mark_local_cloud()  # before the deploy: errors while deploying count too
-        return infra.ensure_deployed("local")
-    from farm import stack as stack_module
-
-    return stack_module.load(env)
+    return target.stack()
 
 
 @pytest.fixture(scope="session")

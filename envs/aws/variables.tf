@@ -22,7 +22,7 @@ variable "enable_pipeline" {
 }
 
 variable "lambda_zip_dir" {
-  description = "Absolute directory of the Lambda zips built by `python -m farm.lambda_zips --target aws` (TF_VAR_lambda_zip_dir)."
+  description = "Absolute directory of the Lambda zips built by `python -m harness.lambda_zips --target aws` (TF_VAR_lambda_zip_dir)."
   type        = string
 }
 
@@ -56,7 +56,7 @@ variable "region" {
 }
 
 variable "sizing" {
-  description = "ValidateInput's sizing model on AWS (modules/stack's sizing; docs/contracts.md, \"Flat order, sizing and slicing\"). Documented, not measured on AWS: child_start_s = 45, a Fargate task's start-up (commonly 30-60 s from RUNNABLE to running, image pull included); storage_puts_per_s = 3500, S3's documented 3,500 PUT/s per partitioned prefix (every run writes under its own <run_id>/ prefix); child_variants_per_s = 320 = min(render rate of one vCPU, uploads in flight / PUT latency) = min(~2,900 variants/s, measured with the offline renderer `python -m farm.bench --jobs 1`: 100,000 variants, files written, on this project's 2-core machine; 16 uploads in flight (UPLOAD_CONCURRENCY) / an assumed ~50 ms S3 PUT latency in-region = 320/s). Refresh from a measured run when one exists."
+  description = "ValidateInput's sizing model on AWS (modules/stack's sizing; docs/contracts.md, \"Flat order, sizing and slicing\"). Documented, not measured on AWS: child_start_s = 45, a Fargate task's start-up (commonly 30-60 s from RUNNABLE to running, image pull included); storage_puts_per_s = 3500, S3's documented 3,500 PUT/s per partitioned prefix (every run writes under its own <run_id>/ prefix); child_variants_per_s = 320 = min(render rate of one vCPU, uploads in flight / PUT latency) = min(~2,900 variants/s, measured with the offline renderer `python -m harness.bench --jobs 1`: 100,000 variants, files written, on this project's 2-core machine; 16 uploads in flight (UPLOAD_CONCURRENCY) / an assumed ~50 ms S3 PUT latency in-region = 320/s). Refresh from a measured run when one exists."
   type = object({
     child_variants_per_s = number
     child_start_s        = number

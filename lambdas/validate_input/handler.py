@@ -10,5 +10,6 @@ from render_worker.validate_input import validate_input
 
 
 def handler(event, context):
-    logs.set_run_id(event.get("run_id") if isinstance(event, dict) else None)
+    # The execution name until ValidateInput has parsed it into the run id (a rerun's ends in .r<N>).
+    logs.set_run_id((event.get("run_id") or event.get("execution")) if isinstance(event, dict) else None)
     return validate_input(event, s3=aws.client("s3"), env=os.environ)

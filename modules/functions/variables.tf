@@ -15,7 +15,7 @@ variable "functions_key_arn" {
 }
 
 variable "lambda_zip_dir" {
-  description = "Directory holding validate_input.zip and publish_results.zip (built by `python -m farm.lambda_zips`)."
+  description = "Directory holding validate_input.zip and publish_results.zip (built by `python -m harness.lambda_zips`)."
   type        = string
 
   validation {

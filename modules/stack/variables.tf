@@ -99,7 +99,7 @@ variable "job_attempts" {
 variable "lambda_runtime" {
   description = "Python runtime of the Lambdas."
   type        = string
-  default     = "python3.11" # the zips vendor CPython 3.11 wheels (farm/lambda_zips.py); the worker image is 3.11 too
+  default     = "python3.11" # the zips vendor CPython 3.11 wheels (harness/lambda_zips.py); the worker image is 3.11 too
 
   validation {
     condition     = can(regex("^python3\\.[0-9]+$", var.lambda_runtime))
@@ -108,7 +108,7 @@ variable "lambda_runtime" {
 }
 
 variable "lambda_zip_dir" {
-  description = "Directory holding validate_input.zip and publish_results.zip, built by the harness (python -m farm.lambda_zips)."
+  description = "Directory holding validate_input.zip and publish_results.zip, built by the harness (python -m harness.lambda_zips)."
   type        = string
 
   validation {

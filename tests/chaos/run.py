@@ -22,15 +22,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness.paths import REPO as ROOT
+from harness.target import Target
 from localcloud import faults
 from tests.chaos import checks, report
 from tests.chaos.profiles import PROFILES
 from tests.perf import ledger as ledger_mod
 from tests.perf import load
-from tests.perf.run import deployed_stack, local_cloud_mark, local_cloud_problems, machine_facts
+from tests.perf.run import local_cloud_mark, local_cloud_problems, machine_facts
 from tests.perf.verify import verify
 
-ROOT = Path(__file__).resolve().parents[2]
 STRAY_QUIET_RECEIVES = 3  # DLQs and the failure queue: anything there arrived long before
 CLEAN_UP_TIMEOUT_S = 300  # the executions' scratch clean-up jobs, after the load (seconds each, normally)
 
@@ -52,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     work_dir = args.out / session
     work_dir.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
-    cloud_mark = local_cloud_mark("local")
-    stack = deployed_stack("local")
+    target = Target.of("local")
+    cloud_mark = local_cloud_mark(target)
+    stack = target.stack()
     if not stack.is_local:
         print("chaos: faults exist only in the local cloud; this stack has no endpoint_url", file=sys.stderr)
         return 2

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 import xml.etree.ElementTree as ET  # noqa: S405 - parses our own renders, never foreign input
 from typing import Any
 
@@ -17,15 +16,15 @@ SVG = "{http://www.w3.org/2000/svg}svg"
 QUIET_SECONDS = float(os.environ.get("FARM_TEST_QUIET_SECONDS", "5"))
 
 
-def wait_for_job(batch, job_id: str, timeout: float, poll: float = 0.5) -> dict[str, Any]:
-    """The Batch job once SUCCEEDED or FAILED; fails the test when it is still running after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        (job,) = batch.describe_jobs(jobs=[job_id])["jobs"]
-        if job["status"] in ("SUCCEEDED", "FAILED"):
-            return job
-        assert time.monotonic() < deadline, f"job {job_id} still {job['status']} after {timeout:.0f} s"
-        time.sleep(poll)
+def wait_for_job(stack, job_id: str, timeout: float, poll: float = 0.5) -> dict[str, Any]:
+    """The Batch job once SUCCEEDED or FAILED (farm.client); fails the test when it is still running after
+    `timeout` s."""
+    from farm.client import FarmClient
+
+    try:
+        return FarmClient(stack).wait_job(job_id, timeout=timeout, poll_seconds=poll)
+    except TimeoutError as exc:
+        raise AssertionError(str(exc)) from None
 
 
 def only_message(farm, run_id: str, status: str, validator=None) -> dict[str, Any]:

@@ -26,13 +26,11 @@ def array_run(farm):
 
 
 def test_array_execution_renders_every_slice(farm, stack, array_run, manifest_validator):
-    from farm import remote
-
     bodies = checks.check_all_renders(farm, array_run.run_id, ARRAY_SPEC)
     checks.check_parts(farm, array_run.run_id, PER_CHILD, len(bodies), checks.child_names(ARRAY_SIZE))
     checks.check_manifest(farm, array_run.run_id, ARRAY_SPEC, bodies, manifest_validator)
     checks.check_gallery(farm, array_run.run_id, ARRAY_SPEC)
-    state = remote.status(stack, array_run.run_id)
+    state = farm.client.status(array_run.run_id)
     assert (state.children_total, state.children_done, state.children_failed) == (ARRAY_SIZE, ARRAY_SIZE, 0)
     message = checks.only_message(farm, array_run.run_id, "SUCCEEDED")
     assert message["variant_count"] == 12
@@ -60,7 +58,7 @@ def standalone_job(farm, stack):
         arrayProperties={"size": 3},
         containerOverrides={"environment": [{"name": k, "value": v} for k, v in environment.items()]},
     )
-    job = checks.wait_for_job(batch, submitted["jobId"], LIVE_TIMEOUT, poll=1)
+    job = checks.wait_for_job(stack, submitted["jobId"], LIVE_TIMEOUT, poll=1)
     return {"run_id": run_id, "spec": spec, "job": job, "job_id": submitted["jobId"]}
 
 

@@ -36,12 +36,13 @@ from urllib.parse import urlparse
 
 import pytest
 
+from harness.paths import REPO
 from tests.conftest import make_spec
 from tests.integration import checks
 
 pytestmark = pytest.mark.live
 
-REPO = Path(__file__).resolve().parents[2]
+
 REPORT = "CONTAINER-REPORT "  # the line a probe job prints its findings on
 JOB_TIMEOUT = float(os.environ.get("FARM_TEST_CONTAINER_JOB_TIMEOUT", "300"))
 SCHEMA_MISSING = "schema catalog.schema.json is neither in"  # render_worker.schemas.path_of's error
@@ -156,7 +157,7 @@ def _submit(stack, name: str, definition: str | None = None, **overrides) -> str
 
 
 def _wait(stack, job_id: str) -> dict:
-    return checks.wait_for_job(stack.client("batch"), job_id, JOB_TIMEOUT)
+    return checks.wait_for_job(stack, job_id, JOB_TIMEOUT)
 
 
 def _log_messages(stack, job: dict, until=None, timeout: float = 60) -> list[str]:
@@ -207,7 +208,7 @@ def test_job_reports_its_memory_limit_uid_and_image_digest(stack):
     image = container["image"]
     digest = _digest_of(image)
     memory_mib = int(_resource(container, "MEMORY") or container.get("memory"))
-    from farm import image as farm_image
+    from harness import image as farm_image
 
     repository = farm_image.repository_name(stack["ecr_repository_url"])
     details = stack.client("ecr").describe_images(repositoryName=repository)["imageDetails"]
@@ -236,7 +237,7 @@ def test_job_reports_its_memory_limit_uid_and_image_digest(stack):
 def test_a_job_definition_naming_a_tag_reports_the_digest_ecr_lists_for_it(stack):
     """The same image named by its tag (a copy of the job definition): ImageID is the digest the tag
     resolves to in ECR, not a digest of the image as stored locally."""
-    from farm import image as farm_image
+    from harness import image as farm_image
 
     original = _definition(stack)
     digest = _digest_of(original["containerProperties"]["image"])
@@ -298,7 +299,7 @@ def schemaless_image(stack):
     """The worker image without its packaged schemas, pushed to the stack's repository under a new tag:
     `<repository url>@sha256:...`. Removed (tag and local image) afterwards."""
     _needs_local(stack, "building an image variant")
-    from farm import image as farm_image
+    from harness import image as farm_image
 
     source = _definition(stack)["containerProperties"]["image"]
     url = stack["ecr_repository_url"]
@@ -414,7 +415,7 @@ def _function_from(stack, zip_bytes: bytes, label: str, configuration: dict) -> 
         **extra,
     )
     if stack.is_local:  # its logs: the deployed role may write only the deployed function's log group
-        from farm import iam_report
+        from harness import iam_report
 
         region, account = stack["region"], configuration["FunctionArn"].split(":")[4]
         iam_report.expect_denial(
@@ -429,7 +430,7 @@ def _function_from(stack, zip_bytes: bytes, label: str, configuration: dict) -> 
 
 
 def test_a_lambda_zip_without_jsonschema_fails(farm, stack):
-    assert ZIP.is_file(), f"{ZIP} is missing (built by deploy: farm/lambda_zips.py)"
+    assert ZIP.is_file(), f"{ZIP} is missing (built by deploy: harness/lambda_zips.py)"
     client = stack.client("lambda")
     configuration = client.get_function_configuration(
         FunctionName=stack["lambda_function_names"]["validate_input"]

@@ -19,7 +19,6 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -27,13 +26,14 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from farm import iam_report
+from harness import iam_report
+from harness.paths import REPO
 from tests.conftest import LIVE_TIMEOUT
 from tests.integration import checks
 
 pytestmark = [pytest.mark.live, pytest.mark.xdist_group("iam-enforced")]
 
-REPO = Path(__file__).resolve().parents[2]
+
 EXAMPLE = REPO / "examples" / "catalog.example.json"
 PROBE_PREFIX = "iam-probe-"  # localcloud/iam/record.py keeps these sessions' calls apart
 IAM_PROPAGATION_SECONDS = 15  # AWS applies a policy change within seconds; the local cloud at once

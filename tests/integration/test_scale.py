@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
+from harness.paths import REPO
 from tests.conftest import make_spec
 from tests.integration import checks
 
 pytestmark = pytest.mark.live
 
-REPO = Path(__file__).resolve().parents[2]
+
 VARIANTS = 1000
 
 

@@ -39,17 +39,14 @@ def _submit_clean_up(stack, run_id: str) -> dict:
             "environment": [{"name": "RUN_ID", "value": run_id}],
         },
     )
-    return checks.wait_for_job(stack.client("batch"), submitted["jobId"], LIVE_TIMEOUT)
+    return checks.wait_for_job(stack, submitted["jobId"], LIVE_TIMEOUT)
 
 
 def _clean_up_of(stack, run_id: str) -> dict | None:
     """The clean-up job the run's execution submitted, once it has ended; None when it submitted none."""
-    from farm import remote
+    from farm.client import FarmClient
 
-    sfn = stack.client("stepfunctions")
-    events = sfn.get_execution_history(executionArn=remote.execution_arn(stack, run_id), maxResults=1000)[
-        "events"
-    ]
+    events = FarmClient(stack).history(run_id)
     state, job_ids = None, []
     for event in events:
         if "stateEnteredEventDetails" in event:
@@ -57,7 +54,7 @@ def _clean_up_of(stack, run_id: str) -> dict | None:
         elif event["type"] == "TaskSucceeded" and state in CLEAN_UP_STATES:
             job_ids.append(json.loads(event["taskSucceededEventDetails"]["output"])["JobId"])
     assert len(job_ids) <= 1, f"{run_id} submitted {len(job_ids)} clean-up jobs"
-    return checks.wait_for_job(stack.client("batch"), job_ids[0], LIVE_TIMEOUT) if job_ids else None
+    return checks.wait_for_job(stack, job_ids[0], LIVE_TIMEOUT) if job_ids else None
 
 
 def _jobs_named(stack, name: str) -> list[dict]:
@@ -127,7 +124,7 @@ def leftover(farm, stack):
         jobDefinition=stack["job_definition_arn"],
         containerOverrides={"environment": [{"name": k, "value": v} for k, v in environment.items()]},
     )
-    job = checks.wait_for_job(stack.client("batch"), submitted["jobId"], LIVE_TIMEOUT)
+    job = checks.wait_for_job(stack, submitted["jobId"], LIVE_TIMEOUT)
     assert job["status"] == "SUCCEEDED", job.get("statusReason")
     return run_id
 

@@ -66,19 +66,15 @@ def test_exactly_one_completion_message_validates(farm, stack, example_run, noti
     assert message["gallery_uri"] == f"s3://{bucket}/{example_run.run_id}/index.html"
 
 
-def test_status_reports_the_batch_job(stack, example_run):
-    from farm import remote
-
-    state = remote.status(stack, example_run.run_id)
+def test_status_reports_the_batch_job(farm, example_run):
+    state = farm.client.status(example_run.run_id)
     assert state.status == "SUCCEEDED"
     assert state.job_id, "the Render state's Batch job is not in the execution history"
     assert state.children_total == 1 and state.children_done == 1  # 8 variants: one plain job
 
 
-def test_fetch_downloads_renders_and_gallery(stack, example_run, bodies, tmp_path):
-    from farm import remote
-
-    fetched = remote.fetch(stack, example_run.run_id, tmp_path / "out")
+def test_fetch_downloads_renders_and_gallery(farm, example_run, bodies, tmp_path):
+    fetched = farm.client.fetch(example_run.run_id, tmp_path / "out")
     assert len(fetched.svgs) == 8
     assert fetched.gallery and fetched.manifest
     for key, body in bodies.items():
@@ -99,8 +95,6 @@ def test_cli_status_and_fetch_exit_codes(example_run, tmp_path, capsys):
 def test_a_spec_overwritten_during_the_run_changes_nothing(farm, stack, manifest_validator):
     """ValidateInput names the spec version it validated; the children and PublishResults read exactly it, so
     garbage uploaded over the spec once the render has started is never seen."""
-    from farm import remote
-
     spec = make_spec("versioned", products=4, variants_per_product=5, variants_per_child=4)  # 5 children
     run_id = farm.new_run_id("version")
     spec_uri = farm.upload(run_id, spec)
@@ -112,8 +106,8 @@ def test_a_spec_overwritten_during_the_run_changes_nothing(farm, stack, manifest
             farm.upload(run_id, b"{ overwritten: not even JSON")
             overwritten.append(time.time())
 
-    state = remote.wait(
-        stack, run_id, on_update=overwrite_once_rendering, timeout=LIVE_TIMEOUT, poll_seconds=0.5
+    state = farm.client.wait(
+        run_id, on_update=overwrite_once_rendering, timeout=LIVE_TIMEOUT, poll_seconds=0.5
     )
     assert state.status == "SUCCEEDED", f"{state.error}: {state.cause}"
     assert overwritten, "the run ended before the spec could be overwritten"

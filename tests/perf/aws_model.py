@@ -14,9 +14,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from harness.paths import REPO as ROOT
 from render_worker import sizing
 
-ROOT = Path(__file__).resolve().parents[2]
 AWS_VARIABLES = ROOT / "envs" / "aws" / "variables.tf"
 COMPUTE_ENVIRONMENTS = 2  # modules/batch: FARGATE_SPOT then FARGATE behind one queue
 PRICES = {  # us-east-1, Linux/x86; Spot prices move: check the page before relying on a figure

@@ -29,6 +29,7 @@ from typing import Any
 
 import boto3
 
+from farm.client import FarmClient
 from tests.perf import ops, phases, specs
 from tests.perf.ledger import Ledger
 
@@ -146,7 +147,7 @@ def container_image(stack, image_ref: str) -> tuple[str, bool]:
         return containers.resolve_image(image_ref), False
     if containers.image_exists(image_ref):
         return image_ref, False
-    from farm import image as farm_image
+    from harness import image as farm_image
 
     user, password = farm_image.registry_credentials(stack.client("ecr"))
     insecure = ["--tls-verify=false"] if farm_image.insecure_registry(image_ref) else []
@@ -264,7 +265,7 @@ def fetch_bodies(s3, bucket: str, keys: list[str]) -> list[tuple[str, bytes]]:
 
 def bare_puts(s3, bucket: str, prefix: str, bodies: list[tuple[str, bytes]], kms_key: str | None) -> float:
     """Seconds to PUT `bodies` (same keys' tails, same bytes, same headers) at the worker's concurrency."""
-    extra = ops.sse_kms(kms_key)  # the same headers as the worker's S3Sink
+    extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key}  # the headers of the worker's S3Sink
 
     def put(item: tuple[str, bytes]) -> None:
         key, body = item
@@ -279,6 +280,7 @@ def bare_puts(s3, bucket: str, prefix: str, bodies: list[tuple[str, bytes]], kms
 class Benchmarks:
     def __init__(self, stack, ledger: Ledger, session: str) -> None:
         self.stack, self.ledger, self.session = stack, ledger, session
+        self.client = FarmClient(stack)
         self.s3 = stack.client("s3")
         self.bare_runs: list[dict[str, float]] = []
         self.bodies: list[tuple[str, bytes]] = []
@@ -310,16 +312,11 @@ class Benchmarks:
                   timeout: float, **ledger_extra: Any) -> dict[str, Any]:  # fmt: skip
         """Submit one standalone Batch job of the spec, recorded in the ledger (start, started, end) so the
         final verification covers it, and wait for its end; DescribeJobs' job."""
-        batch, renders = self.stack.client("batch"), self.stack["renders_bucket"]
         self.ledger.write("start", kind="batch", run_id=run_id, variant_count=variants,
                           variants_per_child=per_child, array_size=array_size, **ledger_extra)  # fmt: skip
-        job_id = ops.submit_batch_job(
-            batch, queue=self.stack["job_queue_arn"], definition=self.stack["job_definition_arn"],
-            run_id=run_id, spec_uri=spec_uri, output_uri=f"s3://{renders}/{run_id}/",
-            variants_per_child=per_child, array_size=array_size, kms_key_id=_kms_key(self.stack),
-        )  # fmt: skip
+        job_id = self.client.submit_job(run_id, spec_uri, variants_per_child=per_child, array_size=array_size)
         self.ledger.write("started", run_id=run_id, job_id=job_id)
-        job = ops.wait_batch_job(batch, job_id, timeout=timeout, poll=0.25)
+        job = self.client.wait_job(job_id, timeout=timeout, poll_seconds=0.25)
         ok = job["status"] == "SUCCEEDED"
         self.ledger.write("end", run_id=run_id, ok=ok, error=None if ok else job.get("statusReason"))
         return job
@@ -340,13 +337,7 @@ class Benchmarks:
         during the round cancels), then a host-process child reported beside. The target is the median of
         the rounds' ratios (child slice rate / bare PUT rate)."""
         spec = specs.make_spec("perf-worker", variants)
-        spec_uri = ops.put_spec(
-            self.s3,
-            self.stack["specs_bucket"],
-            f"perf/{self.session}-worker.json",
-            spec,
-            _kms_key(self.stack),
-        )
+        spec_uri = ops.put_spec(self.client, f"{self.session}-worker", spec)
         self.bodies = self.worker_bodies(spec, spec_uri, variants)
         rounds = []
         with tempfile.TemporaryDirectory(prefix="perf-scratch-") as scratch:
@@ -358,7 +349,7 @@ class Benchmarks:
                 run_id = f"{self.session}-wk-{i}"
                 wall = run_worker_child(self.stack, spec_uri=spec_uri, run_id=run_id, variants=variants,
                                         scratch=scratch)  # fmt: skip
-                ops.check_outputs(self.s3, self.stack["renders_bucket"], run_id, spec, 1, published=False)
+                ops.check_outputs(self.client, run_id, spec, 1, published=False)
                 rounds.append({
                     "batch_child": job,
                     "process_child": {"run_id": run_id, "wall_s": round(wall, 3),
@@ -396,17 +387,14 @@ class Benchmarks:
         per-phase split and the model's prediction."""
         run_id = f"{self.session}-{label}"
         spec = specs.make_spec("perf-e2e", variants)
-        spec_uri = ops.put_spec(
-            self.s3, self.stack["specs_bucket"], f"perf/{run_id}.json", spec, _kms_key(self.stack)
-        )
+        spec_uri = ops.put_spec(self.client, run_id, spec)
         # variants_per_child and array_size: ValidateInput decides (verify reads them from the history)
         self.ledger.write("start", kind="execution", run_id=run_id, variant_count=variants,
                           catalog_id="perf-e2e", variants_per_child=None, array_size=None)  # fmt: skip
-        sfn = self.stack.client("stepfunctions")
         started = time.perf_counter()
-        arn = ops.start_execution(sfn, self.stack["state_machine_arn"], run_id, spec_uri)
+        arn = self.client.start(spec_uri, run_id)
         self.ledger.write("started", run_id=run_id, execution_arn=arn)
-        described = ops.wait_execution(sfn, arn, timeout=3600, poll=0.25)
+        described = self.client.wait_execution(run_id, timeout=3600, poll_seconds=0.25)
         wall = time.perf_counter() - started
         ok = described["status"] == "SUCCEEDED"
         self.ledger.write("end", run_id=run_id, ok=ok, error=None if ok else described.get("error"))
@@ -469,13 +457,7 @@ class Benchmarks:
     # (3) scaling
     def scaling(self, total: int, children: tuple[int, ...] = (1, 2, 4)) -> dict[str, Any]:
         spec = specs.make_spec("perf-scaling", total)
-        spec_uri = ops.put_spec(
-            self.s3,
-            self.stack["specs_bucket"],
-            f"perf/{self.session}-scaling.json",
-            spec,
-            _kms_key(self.stack),
-        )
+        spec_uri = ops.put_spec(self.client, f"{self.session}-scaling", spec)
         points = []
         for n in children:
             run_id = f"{self.session}-scale-{n}"

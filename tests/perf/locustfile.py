@@ -19,32 +19,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import gevent
-from botocore.config import Config
 from locust import User, constant, events, task
 from locust.exception import StopUser
 
 from farm import stack as farm_stack
+from farm.client import FarmClient
+from render_worker.uri import new_run_id
 from tests.perf import ops, specs
 from tests.perf.ledger import Ledger
 
 CONFIG: dict[str, Any] = json.loads(Path(os.environ["PERF_CONFIG"]).read_text())
-STACK = farm_stack.load()
-# One connection per concurrent user: farm.stack's shared clients pool 32, too few for the stress profile.
-POOL = CONFIG["execution_users"] + CONFIG["batch_users"] + 8
-_CLIENTS: dict[str, Any] = {}
-
-
-def client(service: str):
-    if service not in _CLIENTS:
-        kwargs: dict[str, Any] = {"region_name": STACK["region"]}
-        if STACK.is_local:
-            kwargs.update(STACK.local_credentials())
-        config = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=POOL)
-        _CLIENTS[service] = boto3.client(service, config=config, **kwargs)
-    return _CLIENTS[service]
-
+# One connection per concurrent user: the stack's default pool (32) is too few for the stress profile.
+FARM = FarmClient(farm_stack.load().with_pool(CONFIG["execution_users"] + CONFIG["batch_users"] + 8))
 
 LEDGER = Ledger(Path(CONFIG["ledger"]))
 RUN_NUMBERS = itertools.count(1)
@@ -69,10 +56,9 @@ class Notifications:
             self._reader.join(timeout=5)
 
     def _read(self) -> None:
-        sqs, url = client("sqs"), STACK["notifications_queue_url"]
         while not self._stopping:
             try:
-                received = ops.receive_notifications(sqs, url, CONFIG["session"], wait_seconds=1)
+                received = ops.session_messages(FARM, CONFIG["session"], wait_seconds=1)
             except Exception as exc:  # keep reading: a lost message is judged at the end, not here
                 events.request.fire(
                     request_type="sqs",
@@ -84,10 +70,10 @@ class Notifications:
                 gevent.sleep(1)
                 continue
             now = time.time()
-            for message_id, message in received:
-                run_id = (message or {}).get("run_id")
+            for got in received:
+                run_id = got.message.get("run_id")
                 LEDGER.write(
-                    "message", message_id=message_id, run_id=run_id, status=(message or {}).get("status")
+                    "message", message_id=got.message_id, run_id=run_id, status=got.message.get("status")
                 )
                 if run_id:
                     self.arrivals.setdefault(run_id, now)
@@ -119,7 +105,7 @@ class FarmUser(User):
         self.runs_left = CONFIG["iterations"]
 
     def new_run_id(self) -> str:
-        return f"{CONFIG['session']}-{self.kind}-{next(RUN_NUMBERS):04d}"
+        return new_run_id(f"{CONFIG['session']}-{self.kind}-{next(RUN_NUMBERS):04d}")
 
     def step(self, request_type: str, name: str, fn, *args: Any, **kwargs: Any) -> Any:
         """Run one operation and report it to locust (time, and the exception if it raised)."""
@@ -140,16 +126,7 @@ class FarmUser(User):
 
     def upload_spec(self, run_id: str) -> tuple[dict[str, Any], str]:
         spec = specs.make_spec("perf-load", CONFIG["run_variants"], CONFIG["run_variants_per_child"])
-        uri = self.step(
-            "s3",
-            "PutObject spec",
-            ops.put_spec,
-            client("s3"),
-            STACK["specs_bucket"],
-            f"perf/{run_id}.json",
-            spec,
-            STACK["kms_key_arns"].get("storage"),
-        )
+        uri = self.step("s3", "PutObject spec", ops.put_spec, FARM, run_id, spec)
         return spec, uri
 
     def finish_run(self) -> None:
@@ -189,19 +166,14 @@ class ExecutionUser(FarmUser):
             variants_per_child=CONFIG["run_variants_per_child"],
             array_size=array_size,
         )
-        sfn = client("stepfunctions")
-        arn = self.step(
-            "sfn", "StartExecution", ops.start_execution, sfn, STACK["state_machine_arn"], run_id, spec_uri
-        )
+        arn = self.step("sfn", "StartExecution", FARM.start, spec_uri, run_id)
         LEDGER.write("started", run_id=run_id, execution_arn=arn)
-        described = self.step("sfn", "execution (start to end)", self._wait_succeeded, sfn, arn)
-        s3, renders = client("s3"), STACK["renders_bucket"]
+        described = self.step("sfn", "execution (start to end)", self._wait_succeeded, run_id)
         self.step(
             "s3",
             "check outputs (execution)",
             ops.check_outputs,
-            s3,
-            renders,
+            FARM,
             run_id,
             spec,
             array_size,
@@ -217,8 +189,8 @@ class ExecutionUser(FarmUser):
             exception=None,
         )
 
-    def _wait_succeeded(self, sfn, arn: str) -> dict[str, Any]:
-        described = ops.wait_execution(sfn, arn, CONFIG["run_timeout_s"])
+    def _wait_succeeded(self, run_id: str) -> dict[str, Any]:
+        described = FARM.wait_execution(run_id, timeout=CONFIG["run_timeout_s"])
         if described["status"] != "SUCCEEDED":
             detail = described.get("error") or described.get("cause") or ""
             raise ops.RunFailed(f"execution ended {described['status']} {detail}".strip())
@@ -245,37 +217,22 @@ class BatchUser(FarmUser):
             variants_per_child=k,
             array_size=array_size,
         )
-        renders = STACK["renders_bucket"]
-        batch = client("batch")
         job_id = self.step(
             "batch",
             "SubmitJob",
-            ops.submit_batch_job,
-            batch,
-            queue=STACK["job_queue_arn"],
-            definition=STACK["job_definition_arn"],
-            run_id=run_id,
-            spec_uri=spec_uri,
-            output_uri=f"s3://{renders}/{run_id}/",
+            FARM.submit_job,
+            run_id,
+            spec_uri,
             variants_per_child=k,
             array_size=array_size,
-            kms_key_id=STACK["kms_key_arns"].get("storage"),
         )
         LEDGER.write("started", run_id=run_id, job_id=job_id)
-        self.step("batch", "array job (submit to end)", self._wait_succeeded, batch, job_id)
+        self.step("batch", "array job (submit to end)", self._wait_succeeded, job_id)
         self.step(
-            "s3",
-            "check outputs (batch)",
-            ops.check_outputs,
-            client("s3"),
-            renders,
-            run_id,
-            spec,
-            array_size,
-            published=False,
+            "s3", "check outputs (batch)", ops.check_outputs, FARM, run_id, spec, array_size, published=False
         )
 
-    def _wait_succeeded(self, batch, job_id: str) -> None:
-        job = ops.wait_batch_job(batch, job_id, CONFIG["run_timeout_s"])
+    def _wait_succeeded(self, job_id: str) -> None:
+        job = FARM.wait_job(job_id, timeout=CONFIG["run_timeout_s"])
         if job["status"] != "SUCCEEDED":
             raise ops.RunFailed(f"job {job_id} ended {job['status']}: {job.get('statusReason', '')}")

@@ -23,7 +23,7 @@ import statistics
 from datetime import datetime
 from typing import Any
 
-from farm import remote
+from farm.client import RENDER_STATES, FarmClient, job_id_from_history, validated_from_history
 
 DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 ids
 
@@ -47,14 +47,10 @@ def _states(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def validated(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+def validated_of(stack, execution_arn: str) -> dict[str, Any] | None:
     """ValidateInput's decision as the workflow carried it on (`$.validated`), None before it exited."""
-    output = (_states(events).get("ValidateInput") or {}).get("output")
-    return json.loads(output).get("validated") if output else None
-
-
-def validated_of(sfn, execution_arn: str) -> dict[str, Any] | None:
-    return validated(remote.execution_history(sfn, execution_arn))
+    client = FarmClient(stack)
+    return validated_from_history(client.history(execution_arn.rsplit(":", 1)[-1]))
 
 
 def _children(batch, job_id: str, array_size: int) -> list[dict[str, Any]]:
@@ -81,10 +77,10 @@ def _median_and_max(values: list[float]) -> dict[str, float] | None:
 
 def execution_phases(stack, execution_arn: str) -> dict[str, Any]:
     """The per-phase split of one finished execution, with ValidateInput's sizing and prediction."""
-    sfn, batch, s3 = stack.client("stepfunctions"), stack.client("batch"), stack.client("s3")
-    events = remote.execution_history(sfn, execution_arn)
+    batch, s3 = stack.client("batch"), stack.client("s3")
+    events = FarmClient(stack).history(execution_arn.rsplit(":", 1)[-1])
     states = _states(events)
-    decided = validated(events) or {}
+    decided = validated_from_history(events) or {}
     began, ended = _seconds(events[0]["timestamp"]), _seconds(events[-1]["timestamp"])
     total = ended - began
     result: dict[str, Any] = {
@@ -104,10 +100,10 @@ def execution_phases(stack, execution_arn: str) -> dict[str, Any]:
 
     phases["validate"] = span("ValidateInput")
     phases["publish"] = span("PublishResults")
-    job_id = remote.job_id_from_history(events)
+    job_id = job_id_from_history(events)
     # The entry, not TaskSubmitted: that event is written when SubmitJob returns, which can be after the
     # local cloud has already started the child (a negative wait).
-    render = next((states[name] for name in remote.RENDER_STATES if name in states), {})
+    render = next((states[name] for name in RENDER_STATES if name in states), {})
     submitted_at, render_exit = render.get("entered"), render.get("exited")
     if job_id and decided:
         jobs = _children(batch, job_id, int(decided.get("array_size") or 1))

@@ -20,26 +20,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness.paths import REPO as ROOT
+from harness.target import Target
 from tests.perf import aws_model, load, phases, report, s3ceiling, teardown
 from tests.perf import ledger as ledger_mod
 from tests.perf.bench import Benchmarks, batch_concurrency, local_runtime
 from tests.perf.profiles import PROFILES
 from tests.perf.verify import verify
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def deployed_stack(env: str):
-    from farm import infra, stack
-
-    if os.environ.get("FARM_OUTPUTS_JSON"):
-        return stack.load(env)
-    return infra.ensure_deployed(env)
-
-
-def local_cloud_mark(env: str) -> dict[str, Any] | None:
+def local_cloud_mark(target: Target) -> dict[str, Any] | None:
     """Where the local cloud's error counter and log stand now; None when this run does not deploy to it."""
-    if env != "local" or os.environ.get("FARM_OUTPUTS_JSON"):
+    if not target.deploys_when_missing:
         return None
     from localcloud import lifecycle
 
@@ -77,7 +69,7 @@ def _version(dist: str) -> str | None:
 
 def _stack_source() -> str:
     saved = os.environ.get("FARM_OUTPUTS_JSON")
-    return f"FARM_OUTPUTS_JSON={saved}" if saved else "terraform output (farm.infra.ensure_deployed)"
+    return f"FARM_OUTPUTS_JSON={saved}" if saved else "terraform output (harness.infra.ensure_deployed)"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -186,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     work_dir = ROOT / "build" / "perf" / session
     work_dir.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
-    cloud_mark = local_cloud_mark(args.env)
-    stack = deployed_stack(args.env)
+    target = Target.of(args.env)
+    cloud_mark = local_cloud_mark(target)
+    stack = target.stack()
     outputs_json = work_dir / "outputs.json"
     outputs_json.write_text(json.dumps(stack.saved_outputs(), indent=2))
     ledger_path = work_dir / "ledger.jsonl"

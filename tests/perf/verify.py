@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from farm.client import TERMINAL, TERMINAL_JOB, FarmClient
 from tests.perf import ops, phases, specs
 
 
@@ -26,19 +27,17 @@ class Verdict:
         return {"ok": self.ok, "runs": self.runs, "messages": self.messages, "problems": self.problems}
 
 
-def drain_notifications(
-    sqs, queue_url: str, session: str, quiet_receives: int = 3, limit_s: float = 60.0
-) -> list[dict]:
+def drain_notifications(client, session: str, quiet_receives: int = 3, limit_s: float = 60.0) -> list[dict]:
     """Read this session's messages until `quiet_receives` 1-second receives in a row bring none."""
     got: list[dict] = []
     quiet, deadline = 0, time.monotonic() + limit_s
     while quiet < quiet_receives and time.monotonic() < deadline:
-        received = ops.receive_notifications(sqs, queue_url, session, wait_seconds=1)
+        received = ops.session_messages(client, session, wait_seconds=1)
         quiet = 0 if received else quiet + 1
-        for message_id, message in received:
-            got.append(
-                {"message_id": message_id, "run_id": message.get("run_id"), "status": message.get("status")}
-            )
+        got += [
+            {"message_id": r.message_id, "run_id": r.message.get("run_id"), "status": r.message.get("status")}
+            for r in received
+        ]
     return got
 
 
@@ -50,9 +49,7 @@ def verify(stack, records: list[dict[str, Any]], session: str, quiet_receives: i
     started = {r["run_id"]: r for r in records if r["type"] == "started"}
     ends = {r["run_id"]: r for r in records if r["type"] == "end"}
     messages = [r for r in records if r["type"] == "message"]
-    messages += drain_notifications(
-        stack.client("sqs"), stack["notifications_queue_url"], session, quiet_receives=quiet_receives
-    )
+    messages += drain_notifications(FarmClient(stack), session, quiet_receives=quiet_receives)
 
     message_ids: dict[str, set[str]] = defaultdict(set)
     for message in messages:
@@ -105,24 +102,21 @@ def _judge(stack, start: dict, started: dict | None, end: dict | None) -> tuple[
         jobs = stack.client("batch").describe_jobs(jobs=[started["job_id"]])["jobs"]
         status = jobs[0]["status"] if jobs else "MISSING"
     if status != "SUCCEEDED":
-        terminal = status in ops.TERMINAL_EXECUTION | ops.TERMINAL_JOB
+        terminal = status in TERMINAL | TERMINAL_JOB
         return (
             "failed" if terminal else "lost"
         ), f"status {status}; {(end or {}).get('error') or 'no end recorded'}"
     array_size = start["array_size"]
     if array_size is None:  # sized by ValidateInput: what it decided is in the execution's history
-        array_size = (phases.validated_of(stack.client("stepfunctions"), started["execution_arn"]) or {}).get(
-            "array_size"
-        )
+        array_size = (phases.validated_of(stack, started["execution_arn"]) or {}).get("array_size")
         if array_size is None:
             return "failed", "no ValidateInput output in the execution's history"
     spec = specs.make_spec(
         start.get("catalog_id", "perf-load"), start["variant_count"], start["variants_per_child"]
     )
     missing = ops.missing_outputs(
-        stack.client("s3"), stack["renders_bucket"], run_id, spec, array_size,
-        published=start["kind"] == "execution",
-    )  # fmt: skip
+        FarmClient(stack), run_id, spec, array_size, published=start["kind"] == "execution"
+    )
     if missing:
         return "lost", f"{len(missing)} objects missing, first: {', '.join(missing[:5])}"
     if end is not None and not end["ok"]:

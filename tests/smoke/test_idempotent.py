@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from farm import infra, stack, terraform
+from farm import stack
+from harness import infra, terraform
 from tests.smoke.static.plans import free_port
 
 

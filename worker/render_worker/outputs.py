@@ -22,8 +22,11 @@ def build_manifest(
     run_id: str,
     spec_uri: str,
     output_uri: str | None,
+    attempts: Sequence[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """`records` must hold exactly one record per flat index, in order (callers check completeness)."""
+    """`records` must hold exactly one record per flat index, in order (callers check completeness).
+    `attempts` ({"attempt", "execution", "rendered"} each, PublishResults) says which attempts of the run
+    rendered; `farm render` has none."""
     products = [
         {
             "product_id": product["product_id"],
@@ -42,6 +45,7 @@ def build_manifest(
         "variant_count": catalog.variant_count,
         "product_count": len(products),
         "total_bytes": sum(r.bytes for r in records),
+        **({"attempts": list(attempts)} if attempts is not None else {}),
         "products": products,
         "variants": [r.to_dict() for r in records],
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -27,19 +27,33 @@ log = logs.get_logger("render_worker.pipeline")
 
 @dataclass(frozen=True)
 class TestHooks:
-    """FARM_TEST_HOOKS=1 only (envs/local): a SKU starting with CRASH- fails; an optional per-variant delay
-    lets a test kill a child mid-slice."""
+    """FARM_TEST_HOOKS=1 only (envs/local): a SKU starting with CRASH- fails on every attempt; one starting
+    with FAILONCE- fails on the run's attempt 1 (every Batch retry of it) and renders on a rerun (FARM_ATTEMPT
+    >= 2); an optional per-variant delay lets a test kill a child mid-slice."""
 
     crash_prefix: str | None = None
+    fail_once_prefix: str | None = None
+    attempt: int = 1
     delay_seconds: float = 0.0
 
     @classmethod
-    def from_env(cls, environ: dict[str, str]) -> TestHooks:
+    def from_env(cls, environ: dict[str, str], attempt: int = 1) -> TestHooks:
         if environ.get("FARM_TEST_HOOKS") != "1":
             return cls()
         return cls(
-            crash_prefix="CRASH-", delay_seconds=float(environ.get("FARM_TEST_RENDER_DELAY", "0") or 0)
+            crash_prefix="CRASH-",
+            fail_once_prefix="FAILONCE-",
+            attempt=attempt,
+            delay_seconds=float(environ.get("FARM_TEST_RENDER_DELAY", "0") or 0),
         )
+
+    def failure(self, sku: str) -> str | None:
+        """Why the hooks fail this SKU on this attempt; None when they let it render."""
+        if self.crash_prefix and sku.startswith(self.crash_prefix):
+            return f"test hook: SKU starts with {self.crash_prefix}"
+        if self.fail_once_prefix and self.attempt == 1 and sku.startswith(self.fail_once_prefix):
+            return f"test hook: SKU starts with {self.fail_once_prefix} (attempt 1)"
+        return None
 
 
 @dataclass
@@ -55,7 +69,7 @@ class SliceResult:
 
 def render_slice(
     catalog: Catalog,
-    flat: range,
+    flat: Sequence[int],
     sink: Sink,
     *,
     renderer: Renderer | None = None,
@@ -65,8 +79,9 @@ def render_slice(
     hooks: TestHooks = TestHooks(),  # noqa: B008 - frozen, immutable default
     on_progress: Callable[[int], None] | None = None,
 ) -> SliceResult:
-    """Render every index of `flat` not already in `done`, put it to `sink`, call `on_done(index, sha, bytes)`
-    after each successful put. Returns records for the whole slice (resumed ones included), in flat order."""
+    """Render every index of `flat` (sorted) not already in `done`, put it to `sink`, call
+    `on_done(index, sha, bytes)` after each successful put. Returns records for the whole slice (resumed ones
+    included), in flat order."""
     started = time.monotonic()
     renderer = renderer or Renderer(catalog)
     done = done or {}
@@ -118,9 +133,10 @@ def render_slice(
                 continue
             if hooks.delay_seconds:
                 time.sleep(hooks.delay_seconds)
-            if hooks.crash_prefix and sku.startswith(hooks.crash_prefix):
+            hooked = hooks.failure(sku)
+            if hooked:
                 with lock:
-                    result.failed.append((index, sku, "test hook: SKU starts with CRASH-"))
+                    result.failed.append((index, sku, hooked))
                 continue
             if upload_failures >= MAX_UPLOAD_FAILURES:
                 break

@@ -1,9 +1,11 @@
 """The shared scratch directory (EFS in the farm): the cached spec and each child's progress log.
 
-Layout (docs/contracts.md): `<scratch>/<run_id>/spec.json` and `<scratch>/<run_id>/progress/<child>.done`,
+Layout (docs/contracts.md), per attempt of a run: `<key>` is the attempt's execution name, `<run_id>` for
+attempt 1 and `<run_id>.r<N>` for a rerun (no run id has a dot), so an attempt never reads, nor loses to the
+clean-up of, another attempt's files. `<scratch>/<key>/spec.json` and `<scratch>/<key>/progress/<child>.done`,
 whose lines are `<flat_index>\\t<sha256>\\t<bytes>`, appended and flushed after each upload; plus
-`<scratch>/<run_id>/spec.valid` (sha256 of the cached spec and the validator that passed it).
-The whole `<scratch>/<run_id>` goes when the run ends: `remove_run` (`python -m render_worker cleanup`).
+`<scratch>/<key>/spec.valid` (sha256 of the cached spec and the validator that passed it).
+The whole `<scratch>/<key>` goes when the attempt ends: `remove_run` (`python -m render_worker cleanup`).
 """
 
 from __future__ import annotations
@@ -14,15 +16,16 @@ import shutil
 import stat
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from render_worker.uri import check_run_id
+from render_worker.uri import Execution, check_attempt, check_run_id
 
 
-def run_dir(scratch: Path, run_id: str) -> Path:
-    return Path(scratch) / run_id
+def run_dir(scratch: Path, key: str) -> Path:
+    """`key`: the attempt's execution name (WorkerConfig.scratch_key)."""
+    return Path(scratch) / key
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -85,10 +88,11 @@ class ProgressLog:
         self._lock = threading.Lock()
         self._handle = None
 
-    def read(self, wanted: range) -> dict[int, tuple[str, int]]:
+    def read(self, wanted: Sequence[int]) -> dict[int, tuple[str, int]]:
         """{flat index: (sha256, bytes)} for the finished variants in `wanted`. A torn last line (the
         child died mid-write) or any line that does not parse is ignored: that variant is rendered again."""
         done: dict[int, tuple[str, int]] = {}
+        wanted = wanted if isinstance(wanted, range) else frozenset(wanted)
         try:
             raw = self.path.read_text(encoding="ascii", errors="replace")
         except FileNotFoundError:
@@ -136,19 +140,21 @@ class Removed:
     existed: bool
 
 
-def remove_run(scratch: Path, run_id: str) -> Removed:
-    """Delete `<scratch>/<run_id>` and everything under it, once the run has ended (no child attempt left to
+def remove_run(scratch: Path, run_id: str, attempt: int = 1) -> Removed:
+    """Delete the scratch of attempt `attempt` of run `run_id` (`<scratch>/<run_id>`, or
+    `<scratch>/<run_id>.r<N>`) and everything under it, once the attempt has ended (no child attempt left to
     resume from it). A directory that is not there is nothing to do, so a repeated clean-up succeeds.
 
-    Raises UnsafeScratch for a run id that is not one, and for a run path that is a symlink or not a
-    directory: a clean-up deletes inside its own run directory and nowhere else. OSError when the removal
-    itself fails (the caller may try again)."""
+    Raises UnsafeScratch for a run id that is not one or an attempt out of range, and for a run path that is a
+    symlink or not a directory: a clean-up deletes inside its own run directory and nowhere else. OSError when
+    the removal itself fails (the caller may try again)."""
     try:
         check_run_id(run_id)  # letters, digits, '_' and '-' only: no separator, no '..'
+        check_attempt(attempt, "FARM_ATTEMPT")
     except ValueError as exc:
         raise UnsafeScratch(str(exc)) from None
     root = Path(scratch).resolve()  # the mount itself may be a symlink; the run directory may not
-    path = root / run_id
+    path = root / Execution(run_id, attempt).name
     if path.parent != root:  # the run id check makes this impossible; kept as the one invariant that matters
         raise UnsafeScratch(f"{path} is not directly inside {root}")
     try:

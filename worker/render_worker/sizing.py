@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from render_worker.selection import Selection
 
 MAX_ARRAY_SIZE = 10_000  # AWS Batch's limit on array children
 TOLERANCE = 0.10  # a plan may be this much slower than the best achievable, to start fewer children
@@ -164,6 +166,12 @@ def plan(variant_count: int, model: SizingModel, override: int | None = None) ->
     return Plan(size, per_child, size, round(wall, 3), basis)
 
 
+def nothing_selected(override: int | None = None) -> Plan:
+    """The plan of an attempt that selects no variant (a rerun with nothing left to render): no children, so
+    the workflow goes straight to PublishResults."""
+    return Plan(0, override or 1, 0, 0.0, "0 children: no variant selected")
+
+
 def _children(count: int) -> str:
     return "child" if count == 1 else "children"
 
@@ -209,13 +217,18 @@ def array_size(variant_count: int, per_child: int) -> int:
     return math.ceil(variant_count / per_child)
 
 
-def child_range(index: int | None, per_child: int, variant_count: int) -> range:
-    """Flat indexes child `index` renders; a plain job (index None) renders everything."""
-    if index is None:
-        return range(variant_count)
-    if index < 0:
+def child_range(
+    index: int | None, per_child: int, variant_count: int, selection: Selection | None = None
+) -> Sequence[int]:
+    """Flat indexes child `index` renders: the index-th slice of `per_child` of the selected indexes (all
+    `variant_count` of them without a selection); a plain job (index None) renders every selected one."""
+    if index is not None and index < 0:
         raise ValueError(f"array index {index} is negative")
-    return range(min(index * per_child, variant_count), min((index + 1) * per_child, variant_count))
+    if selection is None:
+        selection = Selection.everything(variant_count)
+    if index is None:
+        return selection.part(0, selection.count)
+    return selection.part(index * per_child, (index + 1) * per_child)
 
 
 def child_name(index: int | None) -> str:

@@ -14,7 +14,7 @@ import bisect
 import gc
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
@@ -22,7 +22,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from render_worker import fastcheck, formats, keywords, prescan, schemas, sizing
+from render_worker import fastcheck, formats, keywords, prescan, schemas, selection, sizing
 from render_worker.errors import Problem, SpecInvalid, SpecTooLarge, shown
 from render_worker.money import MINOR_UNITS, decimals_of
 
@@ -319,8 +319,16 @@ class Catalog:
         p = bisect.bisect_right(self.starts, flat_index) - 1
         return p, flat_index - self.starts[p]
 
-    def entries(self, flat: range) -> Iterator[tuple[int, dict[str, Any], dict[str, Any]]]:
-        """(flat index, product, variant) for every index of `flat`, in order."""
+    def entries(self, flat: Iterable[int]) -> Iterator[tuple[int, dict[str, Any], dict[str, Any]]]:
+        """(flat index, product, variant) for every index of `flat` (a range, or sorted indexes: a rerun's
+        slice may have gaps), in order."""
+        if isinstance(flat, range) and flat.step == 1:
+            yield from self._stretch(flat)
+            return
+        for stretch in selection.runs(flat):
+            yield from self._stretch(stretch)
+
+    def _stretch(self, flat: range) -> Iterator[tuple[int, dict[str, Any], dict[str, Any]]]:
         if not flat:
             return
         p, v = self.locate(flat.start)

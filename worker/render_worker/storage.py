@@ -15,6 +15,7 @@ from render_worker.uri import Location, parse_uri
 
 SVG_TYPE = "image/svg+xml"
 _MISSING = {"NoSuchKey", "NoSuchBucket", "NoSuchVersion", "404", "NotFound"}
+_BAD_VERSION = {"InvalidArgument", "400"}  # S3 answers a malformed version id with 400
 # A 403 is a denial, never "missing" (botocore names a body-less 403, as HEAD answers, "403" / "Forbidden").
 _DENIED = {"AccessDenied", "403", "Forbidden"}
 
@@ -84,6 +85,11 @@ def fetch_spec(uri: str, max_bytes: int, s3: Any = None, version_id: str = "") -
         if denied:
             raise denied from None
         code = str(exc.response.get("Error", {}).get("Code", ""))
+        if versioned and code in _MISSING | _BAD_VERSION:  # the key may exist: the version does not
+            raise SpecNotFound(
+                f"{uri} has no version {version_id!r} ({code}): spec_version_id names a version of the "
+                "spec that does not exist (deleted, or of another key)"
+            ) from None
         if code in _MISSING:
             raise SpecNotFound(f"{named} cannot be read ({code})") from None
         raise

@@ -3,12 +3,17 @@ the part record.
 
 Environment (docs/contracts.md): SPEC_URI, SPEC_VERSION_ID (the version ValidateInput validated; absent or
 empty = the latest), RUN_ID, OUTPUT_URI, VARIANTS_PER_CHILD, AWS_BATCH_JOB_ARRAY_INDEX (absent = plain job),
-SCRATCH_DIR, OUTPUT_KMS_KEY_ID, UPLOAD_CONCURRENCY (default 16), MAX_SPEC_BYTES.
+SCRATCH_DIR, OUTPUT_KMS_KEY_ID, UPLOAD_CONCURRENCY (default 16), MAX_SPEC_BYTES; from the workflow also
+FARM_ATTEMPT (the run's attempt, default 1) and VARIANT_SELECTION (the flat indexes this attempt renders, as
+index ranges; absent = every variant): child i renders the i-th slice of VARIANTS_PER_CHILD selected indexes.
+A child that could not render its whole slice still writes its part record (what it did, and `failed`), so a
+rerun need render only the rest.
 Exit codes: 0 done, 65 bad spec (never retried), 1 anything else (retried). A refused call (AccessDenied,
 naming the action and resource) exits 1: IAM changes propagate, so a retry may pass. As a Batch job
 (AWS_BATCH_JOB_ID set) the spec must be an s3:// URI; file:// serves offline runs only.
 
-Test hooks (FARM_TEST_HOOKS=1, envs/local only): CRASH- SKUs fail (render_worker.pipeline.TestHooks);
+Test hooks (FARM_TEST_HOOKS=1, envs/local only): CRASH- SKUs fail, FAILONCE- SKUs fail on attempt 1 only
+(render_worker.pipeline.TestHooks);
 DROP- SKUs are rendered and recorded but never uploaded (DroppingSink, below), so PublishResults finds them
 missing.
 """
@@ -21,15 +26,16 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from render_worker import aws, logs, scratch, sizing, spec
+from render_worker import aws, logs, parts, scratch, selection, sizing, spec
 from render_worker.errors import AccessDenied, SpecInvalid, SpecNotFound, SpecTooLarge
 from render_worker.pipeline import SliceResult, TestHooks, render_slice
+from render_worker.selection import Selection
 from render_worker.storage import SVG_TYPE, FileSink, S3Sink, Sink, read_spec
-from render_worker.uri import check_run_id, parse_uri
+from render_worker.uri import Execution, check_run_id, parse_uri
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -53,6 +59,14 @@ class WorkerConfig:
     max_spec_bytes: int
     hooks: TestHooks
     drop_uploads: bool = False  # FARM_TEST_HOOKS=1: DROP- SKUs are not uploaded
+    attempt: int = 1
+    selection: Selection | None = None  # None: every variant
+
+    @property
+    def scratch_key(self) -> str:
+        """The attempt's own scratch directory (its execution name): a rerun never shares, nor races the
+        clean-up of, an earlier attempt's."""
+        return Execution(self.run_id, self.attempt).name
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WorkerConfig:
@@ -88,6 +102,8 @@ class WorkerConfig:
         run_id = check_run_id(required("RUN_ID"))
         output_uri = required("OUTPUT_URI")
         parse_uri(output_uri, what="OUTPUT_URI")
+        attempt = integer("FARM_ATTEMPT", 1, 1) or 1
+        chosen = env.get("VARIANT_SELECTION")  # absent: every variant ("" selects none)
         return cls(
             spec_uri=spec_uri,
             spec_version_id=env.get("SPEC_VERSION_ID", "").strip(),
@@ -99,8 +115,10 @@ class WorkerConfig:
             kms_key_id=env.get("OUTPUT_KMS_KEY_ID", "").strip() or None,
             upload_concurrency=integer("UPLOAD_CONCURRENCY", DEFAULT_UPLOAD_CONCURRENCY, 1) or 1,
             max_spec_bytes=integer("MAX_SPEC_BYTES", spec.MAX_SPEC_BYTES, 1) or spec.MAX_SPEC_BYTES,
-            hooks=TestHooks.from_env(dict(env)),
+            hooks=TestHooks.from_env(dict(env), attempt),
             drop_uploads=env.get("FARM_TEST_HOOKS") == "1",
+            attempt=attempt,
+            selection=None if chosen is None else selection.parse(chosen, "VARIANT_SELECTION"),
         )
 
 
@@ -144,20 +162,20 @@ def load_catalog(config: WorkerConfig) -> spec.Catalog:
     child, or by an earlier one of the same run that stamped these exact bytes valid."""
     data = scratch.cached_spec(
         config.scratch_dir,
-        config.run_id,
+        config.scratch_key,
         lambda: read_spec(config.spec_uri, config.max_spec_bytes, version_id=config.spec_version_id),
     )
     if len(data) > config.max_spec_bytes:
         raise SpecTooLarge(f"cached spec is {len(data)} bytes; the limit is {config.max_spec_bytes}")
     checker = spec.validator_id()
-    if scratch.is_stamped_valid(config.scratch_dir, config.run_id, data, checker):
+    if scratch.is_stamped_valid(config.scratch_dir, config.scratch_key, data, checker):
         return spec.Catalog(spec.parse(data))
     try:
         catalog = spec.load_catalog(data)
     except SpecInvalid:
-        scratch.forget_spec(config.scratch_dir, config.run_id)
+        scratch.forget_spec(config.scratch_dir, config.scratch_key)
         raise
-    scratch.stamp_valid(config.scratch_dir, config.run_id, data, checker)
+    scratch.stamp_valid(config.scratch_dir, config.scratch_key, data, checker)
     return catalog
 
 
@@ -174,9 +192,31 @@ def slice_timing(result: SliceResult, setup_s: float, ended_at: float) -> dict[s
     }
 
 
-def write_part_record(sink: Sink, child: str, result: SliceResult, timing: dict[str, float]) -> None:
-    body = {"child": child, "variants": [r.to_dict() for r in result.records], "timing": timing}
-    sink.put(f"_parts/{child}.json", json.dumps(body, indent=None).encode(), content_type="application/json")
+def write_part_record(
+    sink: Sink, child: str, attempt: int, result: SliceResult, timing: dict[str, float]
+) -> None:
+    """What this child rendered in this attempt (docs/contracts.md, "Part records"): a failed child writes one
+    too, listing what it did and, in `failed`, the flat indexes it could not render."""
+    body = {
+        "child": child,
+        "attempt": attempt,
+        "variants": [r.to_dict() for r in result.records],
+        "failed": sorted({index for index, _, _ in result.failed}),
+        "timing": timing,
+    }
+    key = parts.part_key(child, attempt)
+    sink.put(key, json.dumps(body, indent=None).encode(), content_type="application/json")
+
+
+def slice_of(config: WorkerConfig, catalog: spec.Catalog) -> Sequence[int]:
+    """This child's flat indexes: its slice of the selection (of every variant without one). Raises
+    SelectionError when the selection reaches past the spec."""
+    chosen = config.selection
+    if chosen is not None:
+        selection.check_within(chosen, catalog.variant_count, "VARIANT_SELECTION")
+    count = catalog.variant_count if chosen is None else chosen.count
+    per_child = config.variants_per_child or sizing.variants_per_child(count, catalog.override)
+    return sizing.child_range(config.array_index, per_child, catalog.variant_count, chosen)
 
 
 def run(env: Mapping[str, str]) -> int:
@@ -199,17 +239,25 @@ def run(env: Mapping[str, str]) -> int:
         print(f"AccessDenied: {exc}", file=sys.stderr)
         return EXIT_FAILED
     gc.freeze()  # a spec of 100,000 variants is a million objects the collector need never walk again
-    per_child = config.variants_per_child or sizing.variants_per_child(
-        catalog.variant_count, catalog.override
-    )
-    flat = sizing.child_range(config.array_index, per_child, catalog.variant_count)
-    progress = scratch.ProgressLog(config.scratch_dir, config.run_id, child)
+    try:
+        flat = slice_of(config, catalog)
+    except selection.SelectionError as exc:
+        log.error("bad worker environment", extra={"error": str(exc), "child": child})
+        return EXIT_FAILED
+    progress = scratch.ProgressLog(config.scratch_dir, config.scratch_key, child)
     done = progress.read(flat)
     sink = _sink(config)
     setup_s = time.monotonic() - setup_started
     log.info(
         "rendering slice",
-        extra={"child": child, "first": flat.start, "stop": flat.stop, "already_done": len(done)},
+        extra={
+            "child": child,
+            "attempt": config.attempt,
+            "first": flat[0] if flat else None,
+            "stop": flat[-1] + 1 if flat else None,
+            "count": len(flat),
+            "already_done": len(done),
+        },
     )
     try:
         result = render_slice(
@@ -232,10 +280,10 @@ def run(env: Mapping[str, str]) -> int:
         "seconds": round(result.seconds, 3),
         "variants_per_second": round(result.rendered / result.seconds, 1) if result.seconds else None,
     }
+    write_part_record(sink, child, config.attempt, result, timing)
     if result.failed:
         log.error("slice incomplete", extra={**summary, "first_failures": result.failed[:5]})
         return EXIT_FAILED
-    write_part_record(sink, child, result, timing)
     log.info("slice done", extra={**summary, **timing})
     return EXIT_OK
 

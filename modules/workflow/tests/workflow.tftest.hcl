@@ -16,8 +16,9 @@ variables {
 }
 
 run "deploys" {
-  # --- the definition: check the input -> validate -> plain or array Batch job -> publish -> notify; any error ->
-  # notify, fail. Every path ends in exactly one of NotifySuccess and NotifyFailure.
+  # --- the definition: check the input -> validate -> plain or array Batch job (or none) -> publish -> notify;
+  # a cancelled render job -> NotifyCancelled; any other error -> NotifyFailure; then fail. Every path ends in
+  # exactly one of NotifySuccess, NotifyCancelled and NotifyFailure.
   assert {
     condition     = jsondecode(output.definition).StartAt == "CheckExecutionInput" && jsondecode(output.definition).States.ValidateInput.Next == "ChooseJobShape" && output.definition == aws_sfn_state_machine.this.definition
     error_message = "the workflow starts by checking the execution input, validates the spec, then chooses the job shape"
@@ -82,15 +83,20 @@ run "deploys" {
     condition = [for k in ["Parameters", "ResultSelector", "ResultPath"] : jsondecode(output.definition).States.ValidateInput[k]] == [
       {
         FunctionName = var.validate_function_arn
-        Payload      = { "spec_uri.$" = "$.spec_uri", "run_id.$" = "$$.Execution.Name", "execution_input.$" = "$" }
+        Payload      = { "spec_uri.$" = "$.spec_uri", "execution.$" = "$$.Execution.Name", "execution_input.$" = "$" }
       },
       {
         "run_id.$"             = "$.Payload.run_id"
+        "attempt.$"            = "$.Payload.attempt"
+        "execution.$"          = "$.Payload.execution"
+        "job_name.$"           = "$.Payload.job_name"
         "spec_uri.$"           = "$.Payload.spec_uri"
         "spec_version_id.$"    = "$.Payload.spec_version_id"
         "catalog_id.$"         = "$.Payload.catalog_id"
         "output_uri.$"         = "$.Payload.output_uri"
         "variant_count.$"      = "$.Payload.variant_count"
+        "selection.$"          = "$.Payload.selection"
+        "selected_count.$"     = "$.Payload.selected_count"
         "variants_per_child.$" = "$.Payload.variants_per_child"
         "array_size.$"         = "$.Payload.array_size"
         "children.$"           = "$.Payload.children"
@@ -99,7 +105,7 @@ run "deploys" {
       },
       "$.validated",
     ]
-    error_message = "ValidateInput gets the spec_uri, the execution name as run_id and the whole input (it checks the rest of it), and keeps the run plan with the validated spec version under $.validated"
+    error_message = "ValidateInput gets the spec_uri, the execution name (run id and attempt) and the whole input (it checks the rest of it), and keeps the attempt's plan with its selection and the validated spec version under $.validated"
   }
 
   assert {
@@ -107,7 +113,7 @@ run "deploys" {
       for name in ["RenderArray", "RenderPlain"] : [
         for k in ["JobName.$", "JobQueue", "JobDefinition", "ContainerOverrides"] : jsondecode(output.definition).States[name].Parameters[k]
         ] == [
-        "$.validated.run_id",
+        "$.validated.job_name",
         var.job_queue_arn,
         var.job_definition_arn,
         {
@@ -117,25 +123,30 @@ run "deploys" {
             { Name = "RUN_ID", "Value.$" = "$.validated.run_id" },
             { Name = "OUTPUT_URI", "Value.$" = "$.validated.output_uri" },
             { Name = "VARIANTS_PER_CHILD", "Value.$" = "States.Format('{}', $.validated.variants_per_child)" },
+            { Name = "VARIANT_SELECTION", "Value.$" = "$.validated.selection" },
+            { Name = "FARM_ATTEMPT", "Value.$" = "States.Format('{}', $.validated.attempt)" },
           ]
         },
       ]
     ])
-    error_message = "RenderPlain and RenderArray (and only they) run batch:submitJob.sync on the job queue with the job definition, named by run_id, with the worker's five variables (the validated spec version among them)"
+    error_message = "RenderPlain and RenderArray (and only they) run batch:submitJob.sync on the job queue with the job definition, named by the attempt's job name, with the worker's seven variables (the validated spec version, the selection and the attempt among them)"
   }
 
   assert {
     condition = [for name, s in jsondecode(output.definition).States : name if try(s.Resource, "") == "arn:aws:states:::batch:submitJob"] == ["CleanUpScratch", "CleanUpScratchAfterFailure"] && alltrue([
-      for name, end in { CleanUpScratch = "Succeeded", CleanUpScratchAfterFailure = "Failed" } : [
+      for name, end in { CleanUpScratch = "Completed", CleanUpScratchAfterFailure = "Failed" } : [
         for k in ["Parameters", "ResultPath", "Catch", "Next"] : jsondecode(output.definition).States[name][k]
         ] == [
         {
-          "JobName.$"   = "States.Format('{}-scratch-cleanup', $$.Execution.Name)"
+          "JobName.$"   = "States.Format('{}-scratch-cleanup', $.validated.job_name)"
           JobQueue      = var.job_queue_arn
           JobDefinition = var.job_definition_arn
           ContainerOverrides = {
-            Command     = ["python", "-m", "render_worker", "cleanup"]
-            Environment = [{ Name = "RUN_ID", "Value.$" = "$$.Execution.Name" }]
+            Command = ["python", "-m", "render_worker", "cleanup"]
+            Environment = [
+              { Name = "RUN_ID", "Value.$" = "$.validated.run_id" },
+              { Name = "FARM_ATTEMPT", "Value.$" = "States.Format('{}', $.validated.attempt)" },
+            ]
           }
         },
         null,
@@ -143,16 +154,21 @@ run "deploys" {
         end,
       ]
     ])
-    error_message = "CleanUpScratch and CleanUpScratchAfterFailure (and only they) submit, without waiting, <run_id>-scratch-cleanup running `python -m render_worker cleanup` with RUN_ID = the execution name on the job queue and job definition; any error of theirs goes on to the same end state with the state untouched"
+    error_message = "CleanUpScratch and CleanUpScratchAfterFailure (and only they) submit, without waiting, <job_name>-scratch-cleanup running `python -m render_worker cleanup` with the attempt's RUN_ID and FARM_ATTEMPT on the job queue and job definition; any error of theirs goes on to the same next state with the state untouched"
   }
 
   assert {
     condition = [for k in ["Type", "Choices", "Default"] : jsondecode(output.definition).States.ScratchMayExist[k]] == [
       "Choice",
-      [{ Variable = "$.validated.run_id", IsPresent = true, Next = "CleanUpScratchAfterFailure" }],
+      [{ Variable = "$.validated.job_name", IsPresent = true, Next = "CleanUpScratchAfterFailure" }],
       "Failed",
-    ] && jsondecode(output.definition).States.CompletionNotPublished.Parameters["validated.$"] == "$.validated"
-    error_message = "after the failure message, only a run that got past ValidateInput ($.validated, which CompletionNotPublished carries on) submits the clean-up job"
+      ] && jsondecode(output.definition).States.CompletionNotPublished.Parameters["validated.$"] == "$.validated" && jsondecode(output.definition).States.ValidationFailed == {
+      Type       = "Pass"
+      Comment    = jsondecode(output.definition).States.ValidationFailed.Comment
+      Parameters = { "spec_uri.$" = "$.spec_uri", "failure.$" = "$.failure" }
+      Next       = "NotifyFailure"
+    }
+    error_message = "after the failure message, only a run that got past ValidateInput ($.validated, which CompletionNotPublished carries on and ValidationFailed drops when the input forged it) submits the clean-up job"
   }
 
   assert {
@@ -164,12 +180,15 @@ run "deploys" {
       try(jsondecode(output.definition).States.RenderPlain.Parameters.ArrayProperties, "none"),
       ] == [
       "Choice",
-      [{ Variable = "$.validated.array_size", NumericEquals = 1, Next = "RenderPlain" }],
+      [
+        { Variable = "$.validated.array_size", NumericEquals = 0, Next = "PublishResults" },
+        { Variable = "$.validated.array_size", NumericEquals = 1, Next = "RenderPlain" },
+      ],
       "RenderArray",
       { "Size.$" = "$.validated.array_size" },
       "none",
     ]
-    error_message = "a Choice runs one child's worth of work as a plain job and everything else as an array job of array_size children"
+    error_message = "a Choice goes straight to PublishResults when nothing is selected, runs one child's worth of work as a plain job and everything else as an array job of array_size children"
   }
 
   assert {
@@ -186,50 +205,52 @@ run "deploys" {
   assert {
     condition = [for name in ["ValidateInput", "PublishResults"] : jsondecode(output.definition).States[name].Catch] == [
       [
-        { ErrorEquals = ["InvalidExecutionInput"], ResultPath = "$.failure", Next = "NotifyFailure" },
-        { ErrorEquals = ["SpecNotFound"], ResultPath = "$.failure", Next = "NotifyFailure" },
-        { ErrorEquals = ["SpecInvalid"], ResultPath = "$.failure", Next = "NotifyFailure" },
-        { ErrorEquals = ["SpecTooLarge"], ResultPath = "$.failure", Next = "NotifyFailure" },
-        { ErrorEquals = ["States.ALL"], ResultPath = "$.failure", Next = "NotifyFailure" },
+        { ErrorEquals = ["InvalidExecutionInput"], ResultPath = "$.failure", Next = "ValidationFailed" },
+        { ErrorEquals = ["SpecNotFound"], ResultPath = "$.failure", Next = "ValidationFailed" },
+        { ErrorEquals = ["SpecInvalid"], ResultPath = "$.failure", Next = "ValidationFailed" },
+        { ErrorEquals = ["SpecTooLarge"], ResultPath = "$.failure", Next = "ValidationFailed" },
+        { ErrorEquals = ["States.ALL"], ResultPath = "$.failure", Next = "ValidationFailed" },
       ],
       [
         { ErrorEquals = ["RenderIncomplete"], ResultPath = "$.failure", Next = "NotifyFailure" },
         { ErrorEquals = ["States.ALL"], ResultPath = "$.failure", Next = "NotifyFailure" },
       ],
     ]
-    error_message = "the Lambdas' errors are caught by name (InvalidExecutionInput, SpecNotFound, SpecInvalid, SpecTooLarge; RenderIncomplete), then States.ALL, all to NotifyFailure"
+    error_message = "the Lambdas' errors are caught by name (InvalidExecutionInput, SpecNotFound, SpecInvalid, SpecTooLarge; RenderIncomplete), then States.ALL, all to NotifyFailure (ValidateInput's through ValidationFailed)"
   }
 
   assert {
     condition = alltrue([
-      for name, s in jsondecode(output.definition).States : try(s.Catch[length(s.Catch) - 1], null) == { ErrorEquals = ["States.ALL"], ResultPath = "$.failure", Next = name == "NotifySuccess" ? "CompletionNotPublished" : "NotifyFailure" }
-      if s.Type == "Task" && !contains(["NotifyFailure", "CleanUpScratch", "CleanUpScratchAfterFailure"], name)
+      for name, s in jsondecode(output.definition).States : try(s.Catch[length(s.Catch) - 1], null) == { ErrorEquals = ["States.ALL"], ResultPath = "$.failure", Next = lookup({ NotifySuccess = "CompletionNotPublished", ValidateInput = "ValidationFailed", RenderPlain = "RenderStopped", RenderArray = "RenderStopped" }, name, "NotifyFailure") }
+      if s.Type == "Task" && !contains(["NotifyFailure", "NotifyCancelled", "CleanUpScratch", "CleanUpScratchAfterFailure"], name)
     ])
-    error_message = "every task before the message (all but NotifyFailure and the clean-ups after the message) ends its Catch with States.ALL -> NotifyFailure (NotifySuccess: via CompletionNotPublished): no error escapes without a failure message"
+    error_message = "every task before the message (all but the Notify states and the clean-ups after the message) ends its Catch with States.ALL -> NotifyFailure (NotifySuccess: via CompletionNotPublished; ValidateInput: via ValidationFailed; the Render states: via RenderStopped): no error escapes without a message"
   }
 
   assert {
-    condition = [for name, s in jsondecode(output.definition).States : name if s.Type == "Pass" && try(s.Next, "") != "NotifyFailure"] == [] && [
+    condition = [for name, s in jsondecode(output.definition).States : name if s.Type == "Pass" && !contains(["NotifyFailure", "NotifyCancelled", "Succeeded"], try(s.Next, ""))] == [] && [
       for name, s in jsondecode(output.definition).States : name if s.Type == "Succeed" || s.Type == "Fail"
       ] == ["Failed", "Succeeded"] && [
       for name, s in jsondecode(output.definition).States : name if try(s.Next, "") == "Failed" || try(s.Default, "") == "Failed"
       ] == ["CleanUpScratchAfterFailure", "ScratchMayExist"] && [
       for name, s in jsondecode(output.definition).States : name if try(s.Next, "") == "Succeeded"
-    ] == ["CleanUpScratch"] && jsondecode(output.definition).States.NotifyFailure.Next == "ScratchMayExist"
-    error_message = "every Pass state leads to NotifyFailure; Succeeded is reached only after NotifySuccess (through CleanUpScratch) and Failed only after NotifyFailure (through ScratchMayExist, and CleanUpScratchAfterFailure)"
+      ] == ["Completed"] && jsondecode(output.definition).States.NotifyFailure.Next == "ScratchMayExist" && jsondecode(output.definition).States.NotifyCancelled.Next == "ScratchMayExist" && [
+      for name, s in jsondecode(output.definition).States : name if try(s.Next, "") == "Completed"
+    ] == ["CleanUpScratch"]
+    error_message = "every Pass state leads to a Notify state (Completed to Succeeded); Succeeded is reached only after NotifySuccess (through CleanUpScratch and Completed) and Failed only after NotifyFailure or NotifyCancelled (through ScratchMayExist, and CleanUpScratchAfterFailure)"
   }
 
   assert {
     condition = alltrue(flatten([
       for name, s in jsondecode(output.definition).States : [
         for r in try(s.Retry, []) : !contains(r.ErrorEquals, "States.ALL") && r.MaxAttempts == 4 && r.JitterStrategy == "FULL"
-      ] if !contains(["NotifySuccess", "NotifyFailure"], name)
+      ] if !contains(["NotifySuccess", "NotifyFailure", "NotifyCancelled"], name)
     ]))
     error_message = "retries cover named transient errors only (never States.ALL), 4 attempts with full jitter"
   }
 
   assert {
-    condition = [for name in ["NotifySuccess", "NotifyFailure"] : jsondecode(output.definition).States[name].Retry] == [for _ in range(2) : [{
+    condition = [for name in ["NotifySuccess", "NotifyFailure", "NotifyCancelled"] : jsondecode(output.definition).States[name].Retry] == [for _ in range(3) : [{
       ErrorEquals     = ["SNS.InternalErrorException", "SNS.ThrottledException", "SNS.KMSThrottlingException", "SNS.SdkClientException", "SNS.AmazonSNSException"]
       IntervalSeconds = 2
       MaxAttempts     = 12
@@ -237,7 +258,7 @@ run "deploys" {
       MaxDelaySeconds = 60
       JitterStrategy  = "FULL"
     }]]
-    error_message = "both messages retry SNS's transient errors only: 2 s doubling to at most 60 s, full jitter, 12 attempts (minutes of SNS trouble)"
+    error_message = "the three messages retry SNS's transient errors only: 2 s doubling to at most 60 s, full jitter, 12 attempts (minutes of SNS trouble)"
   }
 
   assert {
@@ -270,7 +291,7 @@ run "deploys" {
         Message = {
           schema_version = "1.0"
           status         = "FAILED"
-          "run_id.$"     = "$$.Execution.Name"
+          "run_id.$"     = "States.ArrayGetItem(States.StringSplit($$.Execution.Name, '.'), 0)"
           "spec_uri.$"   = "$.spec_uri"
           "error.$"      = "$.failure.Error"
           "cause.$"      = "$.failure.Cause"
@@ -278,7 +299,47 @@ run "deploys" {
       },
       "ScratchMayExist",
     ] && !can(jsondecode(output.definition).States.NotifyFailure.Catch)
-    error_message = "NotifyFailure publishes {schema_version, status, run_id, spec_uri, error, cause} to the failure topic, then goes on to the scratch clean-up and fails (and catches nothing)"
+    error_message = "NotifyFailure publishes {schema_version, status, run_id (the execution name without a rerun's .r<N>), spec_uri, error, cause} to the failure topic, then goes on to the scratch clean-up and fails (and catches nothing)"
+  }
+
+  assert {
+    condition = [
+      [for k in ["Type", "Choices", "Default"] : jsondecode(output.definition).States.RenderStopped[k]],
+      [for k in ["Type", "Parameters", "ResultPath", "Next"] : jsondecode(output.definition).States.Cancelled[k]],
+      [for k in ["Type", "Resource", "Parameters", "ResultPath", "Next"] : jsondecode(output.definition).States.NotifyCancelled[k]],
+      can(jsondecode(output.definition).States.NotifyCancelled.Catch),
+      ] == [
+      [
+        "Choice",
+        [
+          { Not = { Variable = "$.failure.Cause", IsPresent = true }, Next = "NotifyFailure" },
+          { Not = { Variable = "$.failure.Cause", IsString = true }, Next = "NotifyFailure" },
+          { Variable = "$.failure.Cause", StringMatches = "*farm-cancel:*", Next = "Cancelled" },
+        ],
+        "NotifyFailure",
+      ],
+      ["Pass", { Error = "Cancelled", "Cause.$" = "$.failure.Cause" }, "$.failure", "NotifyCancelled"],
+      [
+        "Task",
+        "arn:aws:states:::sns:publish",
+        {
+          TopicArn = var.failure_topic_arn
+          Message = {
+            schema_version = "1.0"
+            status         = "CANCELLED"
+            "run_id.$"     = "$.validated.run_id"
+            "attempt.$"    = "$.validated.attempt"
+            "spec_uri.$"   = "$.spec_uri"
+            "error.$"      = "$.failure.Error"
+            "cause.$"      = "$.failure.Cause"
+          }
+        },
+        null,
+        "ScratchMayExist",
+      ],
+      false,
+    ]
+    error_message = "a Render failure whose cause carries farm-cancel: (the terminated job's reason) becomes one CANCELLED message on the failure topic (error Cancelled, run_id, attempt), then the clean-up and RenderFailed.Cancelled; any other goes to NotifyFailure"
   }
 
   assert {
@@ -298,8 +359,10 @@ run "deploys" {
       "arn:aws:states:::sns:publish",
       { TopicArn = var.completion_topic_arn, "Message.$" = "$.completion.message" },
       "CleanUpScratch",
-    ] && jsondecode(output.definition).States.PublishResults.Next == "NotifySuccess" && jsondecode(output.definition).States.Succeeded == { Type = "Succeed" }
-    error_message = "PublishResults -> NotifySuccess (the completion message to the completion topic) -> CleanUpScratch -> Succeeded"
+      ] && jsondecode(output.definition).States.PublishResults.Next == "NotifySuccess" && jsondecode(output.definition).States.Succeeded == { Type = "Succeed" } && [
+      for k in ["Type", "OutputPath", "Next"] : jsondecode(output.definition).States.Completed[k]
+    ] == ["Pass", "$.completion.message", "Succeeded"]
+    error_message = "PublishResults -> NotifySuccess (the completion message to the completion topic) -> CleanUpScratch -> Completed (output: the completion message) -> Succeeded"
   }
 
   # --- trust policy (from modules/policy_statements) and permissions, as IAM stores them

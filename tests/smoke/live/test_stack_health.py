@@ -157,10 +157,11 @@ def test_buckets_sse_kms_with_storage_key(stack, keys, key_arn, output):
 
 def test_uploads_are_written_with_the_storage_key(stack, keys, key_arn):
     """An object the CLI uploads lands SSE-KMS with the storage key (the bucket policy admits it)."""
-    from farm import remote
+    from farm.client import FarmClient
+    from render_worker.uri import new_run_id
 
     s3 = stack.client("s3")
-    uri = remote.upload_spec(stack, b"{}", f"smoke-{remote.new_run_id('enc')}", "probe.json")
+    uri = FarmClient(stack).upload_spec(b"{}", new_run_id("smoke-enc"), "probe.json")
     bucket, key = uri.removeprefix("s3://").split("/", 1)
     try:
         head = s3.head_object(Bucket=bucket, Key=key)

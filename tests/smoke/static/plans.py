@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from farm import infra, lambda_zips, terraform
+from harness import infra, lambda_zips, terraform
+from harness.target import Target
 
 ENVS = ("local", "aws")
 
@@ -45,7 +46,7 @@ def local_cloud() -> Iterator[str]:
 def plan_env(env: str, endpoint: str, workdir: Path) -> dict[str, Any]:
     """`terraform show -json` of a fresh plan of envs/<env>, made in a copy under workdir."""
     root = terraform.copy_roots(workdir, env)
-    if env != "local":
+    if not Target.of(env).local_cloud:
         infra.prepare_offline_root(root)  # local backend and sample tfvars instead of an account
     lambda_zips.build("local")  # the plan only hashes the zips (wheels cached in build/wheels)
     work = workdir / "work"

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from farm import terraform
+from harness import terraform
 
 MODULES = sorted(p.name for p in terraform.MODULES_DIR.iterdir() if any(p.glob("*.tf")))
 ENVS = sorted(p.name for p in terraform.ENVS_DIR.iterdir() if any(p.glob("*.tf")))

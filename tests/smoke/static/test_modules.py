@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from farm import lambda_zips, terraform
+from harness import lambda_zips, terraform
 
 MODULES = sorted(p.name for p in terraform.MODULES_DIR.iterdir() if any(p.glob("*.tf")))
 PARALLEL = 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 from pathlib import Path
 
@@ -90,3 +91,22 @@ def cloud(aws_env):
         s3.create_bucket(Bucket="renders")
         yield s3, key_id
         aws.reset()
+
+
+def load_handler(name: str):
+    """A Lambda's handler, loaded from lambdas/<name>/handler.py as the runtime loads it."""
+    spec = importlib.util.spec_from_file_location(f"lambda_{name}", ROOT / "lambdas" / name / "handler.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler
+
+
+@pytest.fixture
+def functions(cloud, monkeypatch):
+    """(s3, key id, validate handler, publish handler), the functions' environment as Terraform sets it."""
+    s3, key_id = cloud
+    monkeypatch.setenv("RENDERS_BUCKET", "renders")
+    monkeypatch.setenv("OUTPUT_KMS_KEY_ID", key_id)
+    for name, value in SIZING_ENV.items():
+        monkeypatch.setenv(name, value)
+    return s3, key_id, load_handler("validate_input"), load_handler("publish_results")

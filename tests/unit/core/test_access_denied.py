@@ -11,6 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 from farm import remote
+from farm.client import FarmClient
 from render_worker import aws, worker
 from render_worker.errors import AccessDenied, FarmError, SpecNotFound
 from render_worker.publish_results import list_sizes, publish_results
@@ -202,7 +203,7 @@ def test_the_worker_names_a_denied_spec_read_and_exits_retryable(s3, tmp_path, m
 
 def test_start_run_refuses_a_file_uri_before_calling_the_cloud():
     with pytest.raises(ValueError, match=r"is not an s3:// URI: the workflow reads specs from S3 only"):
-        remote.start_run(stack=None, spec_uri="file:///tmp/catalog.json", run_id="run-1")
+        FarmClient(stack=None).start("file:///tmp/catalog.json", "run-1")
 
 
 def test_farm_submit_refuses_a_uri_with_a_usage_error(capsys):

@@ -180,3 +180,20 @@ def test_the_workflow_command_runs_the_clean_up(tmp_path):
         [sys.executable, "-m", "render_worker", "nope"], env=env, capture_output=True, timeout=60
     )
     assert usage.returncode == 2
+
+
+def test_each_attempt_has_its_own_scratch_and_clean_up(tmp_path, capsys):
+    """A rerun (attempt N) works in `<run_id>.r<N>`: the first attempt's late clean-up never touches it."""
+    first, rerun = run_with_scratch(tmp_path, "run-1"), run_with_scratch(tmp_path, "run-1.r2")
+    env = {"RUN_ID": "run-1", "SCRATCH_DIR": str(tmp_path)}
+    assert cleanup.run(env) == cleanup.EXIT_OK and not first.exists() and rerun.exists()
+    assert last_log(capsys)["path"] == str(tmp_path.resolve() / "run-1")
+    assert cleanup.run({**env, "FARM_ATTEMPT": "2"}) == cleanup.EXIT_OK and not rerun.exists()
+    assert last_log(capsys)["path"] == str(tmp_path.resolve() / "run-1.r2")
+
+
+@pytest.mark.parametrize("attempt", ["0", "x", "10000", "-1"])
+def test_a_bad_attempt_is_refused(tmp_path, capsys, attempt):
+    run = run_with_scratch(tmp_path, "run-1")
+    assert cleanup.run({"RUN_ID": "run-1", "FARM_ATTEMPT": attempt, "SCRATCH_DIR": str(tmp_path)}) == 64
+    assert "FARM_ATTEMPT" in last_log(capsys)["error"] and run.exists()

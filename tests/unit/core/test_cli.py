@@ -213,34 +213,6 @@ def test_render_failure_midway_leaves_the_previous_output(example_path, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def test_render_shows_a_progress_bar_on_a_terminal(example_path, tmp_path):
-    import os
-    import pty
-
-    leader, follower = pty.openpty()
-    child = subprocess.Popen(
-        [*FARM, "render", str(example_path), "--out", str(tmp_path / "out")],
-        stdout=follower,
-        stderr=subprocess.PIPE,
-        cwd=ROOT,
-        env={**os.environ, "TERM": "xterm", "COLUMNS": "100"},
-    )
-    os.close(follower)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(leader)
-    assert child.wait(timeout=60) == 0, child.stderr.read()
-    assert b"rendering" in shown and b"\x1b[" in shown  # rich drew (and then cleared) its bar
-    assert b"rendered 8 variants" in shown
-
-
 def test_the_gallery_escapes_every_text(example_doc, tmp_path, capsys):
     example_doc["products"][0]["name"] = '<script>alert(1)</script> & "Tee"'
     example_doc["products"][0]["variants"][0]["color_name"] = "<img src=x onerror=alert(2)>"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 
@@ -12,24 +11,7 @@ from render_worker import errors, schemas, worker
 from render_worker.errors import RenderIncomplete, SpecInvalid, SpecNotFound, SpecTooLarge
 from render_worker.validate_input import InvalidExecutionInput
 
-from .conftest import ROOT, SIZING_ENV, generated_spec
-
-
-def load_handler(name: str):
-    spec = importlib.util.spec_from_file_location(f"lambda_{name}", ROOT / "lambdas" / name / "handler.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.handler
-
-
-@pytest.fixture
-def functions(cloud, monkeypatch):
-    s3, key_id = cloud
-    monkeypatch.setenv("RENDERS_BUCKET", "renders")
-    monkeypatch.setenv("OUTPUT_KMS_KEY_ID", key_id)
-    for name, value in SIZING_ENV.items():
-        monkeypatch.setenv(name, value)
-    return s3, key_id, load_handler("validate_input"), load_handler("publish_results")
+from .conftest import generated_spec
 
 
 def put(s3, doc, key="catalog.json") -> str:
@@ -77,11 +59,16 @@ def test_validate_input_returns_the_run_plan(functions, example_doc):
     result = validate({"spec_uri": uri, "run_id": "run-42"}, None)
     assert result == {
         "run_id": "run-42",
+        "attempt": 1,
+        "execution": "run-42",
+        "job_name": "run-42",
         "spec_uri": uri,
         "spec_version_id": "",  # an unversioned bucket
         "catalog_id": "spring-2026",
         "output_uri": "s3://renders/run-42/",
         "variant_count": 8,
+        "selection": "0-7",  # every variant
+        "selected_count": 8,
         # 8 variants: one child takes 0.54 s, two 0.53 s (0.5 s start-up each): one child is within 10%
         "variants_per_child": 8,
         "array_size": 1,
@@ -171,7 +158,8 @@ def test_validate_input_spec_not_found(functions, event, message):
     [
         (
             {"spec_uri": "s3://specs/catalog.json", "run_id": "run-7", "priority": 1, "spec_url": "x"},
-            "unknown field(s) 'priority', 'spec_url'; it takes spec_uri and, optionally, run_id",
+            "unknown field(s) 'priority', 'spec_url'; it takes spec_uri and, optionally, run_id, variants "
+            "and spec_version_id",
         ),
         (
             {"spec_uri": "s3://specs/catalog.json", "run_id": "someone-else"},
@@ -215,7 +203,7 @@ def test_validate_input_names_the_version_it_validated_and_publish_reads_it(func
     assert manifest["variant_count"] == 4
     s3.delete_object(Bucket="specs", Key="catalog.json")  # even a delete marker changes nothing
     assert publish(result, None)["variant_count"] == 4
-    with pytest.raises(SpecNotFound, match=r"catalog\.json \(version "):
+    with pytest.raises(SpecNotFound, match=r"catalog\.json has no version 'no-such-version' \(404\)"):
         publish({**result, "spec_version_id": "no-such-version"}, None)
 
 
@@ -259,12 +247,15 @@ def test_publish_results_writes_manifest_and_gallery(functions, tmp_path):
         "variant_count": 27,
         "manifest_uri": "s3://renders/pub-1/manifest.json",
         "gallery_uri": "s3://renders/pub-1/index.html",
+        "attempt": 1,
+        "rendered": 27,
     }
     manifest_object = s3.get_object(Bucket="renders", Key="pub-1/manifest.json")
     assert manifest_object["ServerSideEncryption"] == "aws:kms" and key_id in manifest_object["SSEKMSKeyId"]
     manifest = json.loads(manifest_object["Body"].read())
     schemas.validator("manifest").validate(manifest)
     assert manifest["variant_count"] == 27 and [v["index"] for v in manifest["variants"]] == list(range(27))
+    assert manifest["attempts"] == [{"attempt": 1, "execution": "pub-1", "rendered": 27}]
     first = manifest["variants"][0]
     assert first["key"] == "tee-classic-0000/P0000-V00000.svg"  # relative to the run's prefix
     body = s3.get_object(Bucket="renders", Key=f"pub-1/{first['key']}")["Body"].read()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from farm.bench import generate
+from harness.bench import generate
 from render_worker import prescan, spec
 
 from .conftest import ROOT, SIZING_ENV

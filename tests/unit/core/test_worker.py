@@ -131,10 +131,14 @@ def test_crash_hook_renders_the_rest_then_exits_1(cloud, tmp_path, example_doc):
     assert worker.run(env) == worker.EXIT_FAILED
     svgs = [k for k in keys(s3) if k.endswith(".svg")]
     assert len(svgs) == 7 and not any("CRASH" in k for k in svgs)
-    assert "run-1/_parts/plain.json" not in keys(s3)  # an incomplete child leaves no part record
+    # An incomplete child records what it did and what it could not do: a rerun renders only the rest.
+    part = json.loads(s3.get_object(Bucket="renders", Key="run-1/_parts/plain.json")["Body"].read())
+    assert [v["index"] for v in part["variants"]] == [0, 2, 3, 4, 5, 6, 7]
+    assert (part["attempt"], part["failed"]) == (1, [1])
     # Without the hook the same SKU is an ordinary variant.
     assert worker.run(worker_env(tmp_path)) == worker.EXIT_OK
-    assert "run-1/_parts/plain.json" in keys(s3)
+    part = json.loads(s3.get_object(Bucket="renders", Key="run-1/_parts/plain.json")["Body"].read())
+    assert [v["index"] for v in part["variants"]] == list(range(8)) and part["failed"] == []
 
 
 def test_drop_hook_records_but_does_not_upload_then_exits_0(cloud, tmp_path, example_doc):
@@ -286,4 +290,5 @@ def test_a_variant_whose_progress_cannot_be_recorded_is_not_done(cloud, tmp_path
 
     monkeypatch.setattr(scratch.ProgressLog, "append", flaky)
     assert worker.run(worker_env(tmp_path)) == worker.EXIT_FAILED
-    assert "run-1/_parts/plain.json" not in keys(s3)
+    part = json.loads(s3.get_object(Bucket="renders", Key="run-1/_parts/plain.json")["Body"].read())
+    assert part["failed"] == [2] and 2 not in [v["index"] for v in part["variants"]]

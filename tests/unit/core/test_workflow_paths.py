@@ -1,9 +1,11 @@
 """The state machine's template (modules/workflow/templates/render.asl.json): every path publishes exactly
-one message, through NotifySuccess or NotifyFailure (a walk of the graph), and the paths that need no Lambda
-or Batch job run in moto's Step Functions engine, in process: a bad execution input and a completion message
-SNS refuses each end in exactly one failure message and no completion message. After the message, a run that
-got past ValidateInput submits its scratch clean-up job; one that did not submits none, and a clean-up that
-cannot be submitted changes neither the outcome nor the output."""
+one message, through NotifySuccess, NotifyCancelled or NotifyFailure (a walk of the graph), and the paths that
+need no Lambda or Batch job run in moto's Step Functions engine, in process: a bad execution input and a
+completion message SNS refuses each end in exactly one failure message and no completion message; a render job
+terminated with a farm-cancel: reason ends in one CANCELLED message; a rerun's execution name
+(`<run_id>.r<N>`) reaches every message as its run id. After the message, a run that got past ValidateInput
+submits its attempt's scratch clean-up job; one that did not submits none, and a clean-up that cannot be
+submitted changes neither the outcome nor the output."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from .conftest import ROOT
 
 TEMPLATE = ROOT / "modules" / "workflow" / "templates" / "render.asl.json"
 ACCOUNT = "123456789012"
-NOTIFY = {"NotifySuccess", "NotifyFailure"}
+NOTIFY = {"NotifySuccess", "NotifyFailure", "NotifyCancelled"}
 
 
 def definition(completion_topic: str, failure_topic: str, start_at: str | None = None) -> dict:
@@ -66,61 +68,71 @@ def test_every_path_publishes_exactly_one_message():
         published = [name for name, ok in path if name in NOTIFY and ok]
         assert len(published) == 1, f"{shown} publishes {published}"
         end = states["States"][path[-1][0]]["Type"]
-        assert (published[0], end) in (("NotifySuccess", "Succeed"), ("NotifyFailure", "Fail")), shown
+        assert (published[0], end) in (
+            ("NotifySuccess", "Succeed"),
+            ("NotifyFailure", "Fail"),
+            ("NotifyCancelled", "Fail"),
+        ), shown
     assert {p[-1][0] for p in paths} == {"Succeeded", "Failed"}
     reached = {name for p in paths for name, _ in p}
     assert reached == set(states["States"]), f"unreachable: {set(states['States']) - reached}"
 
 
-CLEAN_UPS = {"CleanUpScratch": "Succeeded", "CleanUpScratchAfterFailure": "Failed"}
+CLEAN_UPS = {"CleanUpScratch": "Completed", "CleanUpScratchAfterFailure": "Failed"}
 
 
 def test_every_path_that_rendered_reaches_a_clean_up_after_its_message():
-    """Statically: a success goes through CleanUpScratch; every failure goes through ScratchMayExist, which
-    submits the clean-up only when $.validated is there; nothing before ValidateInput's success sets it."""
+    """Statically: a success goes through CleanUpScratch; every failure (and a cancellation) goes through
+    ScratchMayExist, which submits the clean-up only when $.validated is there; nothing before ValidateInput's
+    success sets it, and ValidationFailed drops one the execution input forged."""
     states = definition("arn:aws:sns:us-east-1:1:c", "arn:aws:sns:us-east-1:1:f")["States"]
     for path in _paths(states, "CheckExecutionInput"):
         names = [name for name, _ in path]
         shown = " -> ".join(names)
         end = names[-1]
-        notify = names.index("NotifySuccess" if end == "Succeeded" else "NotifyFailure")
+        notify = max(i for i, name in enumerate(names) if name in NOTIFY)  # the one that published
         if end == "Succeeded":
-            assert names[notify + 1 :] == ["CleanUpScratch", "Succeeded"], shown
+            assert names[notify + 1 :] == ["CleanUpScratch", "Completed", "Succeeded"], shown
         else:
             assert names[notify + 1 : notify + 2] == ["ScratchMayExist"], shown
             assert names[notify + 2 :] in (["CleanUpScratchAfterFailure", "Failed"], ["Failed"]), shown
     choice = states["ScratchMayExist"]
     assert choice["Choices"] == [
-        {"Variable": "$.validated.run_id", "IsPresent": True, "Next": "CleanUpScratchAfterFailure"}
+        {"Variable": "$.validated.job_name", "IsPresent": True, "Next": "CleanUpScratchAfterFailure"}
     ]
     assert choice["Default"] == "Failed"
     assert states["ValidateInput"]["ResultPath"] == "$.validated"
     for name in ("InputNotAnObject", "InputWithoutSpecUri", "SpecUriNotAString"):  # before ValidateInput
         assert "validated" not in json.dumps(states[name]), name
+    assert {c["Next"] for c in states["ValidateInput"]["Catch"]} == {"ValidationFailed"}
+    assert states["ValidationFailed"]["Parameters"] == {"spec_uri.$": "$.spec_uri", "failure.$": "$.failure"}
     assert states["CompletionNotPublished"]["Parameters"]["validated.$"] == "$.validated"  # it rendered
 
 
-def test_the_clean_up_jobs_are_fire_and_forget_and_named_by_the_execution():
+def test_the_clean_up_jobs_are_fire_and_forget_and_per_attempt():
     states = definition("arn:aws:sns:us-east-1:1:c", "arn:aws:sns:us-east-1:1:f")["States"]
     render = states["RenderPlain"]
     for name, end in CLEAN_UPS.items():
         state = states[name]
         assert state["Resource"] == "arn:aws:states:::batch:submitJob", "no .sync: nobody waits for it"
         parameters = state["Parameters"]
-        assert parameters["JobName.$"] == "States.Format('{}-scratch-cleanup', $$.Execution.Name)"
+        assert parameters["JobName.$"] == "States.Format('{}-scratch-cleanup', $.validated.job_name)"
         assert (parameters["JobQueue"], parameters["JobDefinition"]) == (
             render["Parameters"]["JobQueue"],
             render["Parameters"]["JobDefinition"],
         )
         assert parameters["ContainerOverrides"] == {
             "Command": ["python", "-m", "render_worker", "cleanup"],
-            "Environment": [{"Name": "RUN_ID", "Value.$": "$$.Execution.Name"}],
+            "Environment": [
+                {"Name": "RUN_ID", "Value.$": "$.validated.run_id"},
+                {"Name": "FARM_ATTEMPT", "Value.$": "States.Format('{}', $.validated.attempt)"},
+            ],
         }
         assert state["ResultPath"] is None and state["Next"] == end
         assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": end}]
         assert state["Retry"] == render["Retry"]
     # Batch job names: at most 128 letters, digits, '-' and '_'; run ids are at most 80 of them
-    assert len("a" * 80 + "-scratch-cleanup") <= 128
+    assert len("a" * 80 + "-r9999" + "-scratch-cleanup") <= 128
 
 
 # ---- in moto's engine -------------------------------------------------------------------------------------
@@ -232,7 +244,13 @@ def test_a_bad_execution_input_ends_in_one_failure_message(engine, execution_inp
 
 COMPLETED = {
     "spec_uri": "s3://specs/run-1/catalog.json",
-    "validated": {"run_id": "run-1", "spec_uri": "s3://specs/run-1/catalog.json"},
+    "validated": {
+        "run_id": "run-1",
+        "attempt": 1,
+        "execution": "run-1",
+        "job_name": "run-1",
+        "spec_uri": "s3://specs/run-1/catalog.json",
+    },
     "completion": {
         "message": {
             "schema_version": "1.0",
@@ -262,7 +280,7 @@ def test_a_published_completion_is_the_one_message(engine):
         "JobDefinition": f"arn:aws:batch:us-east-1:{ACCOUNT}:job-definition/worker:1",
         "ContainerOverrides": {
             "Command": ["python", "-m", "render_worker", "cleanup"],
-            "Environment": [{"Name": "RUN_ID", "Value": "run-1"}],
+            "Environment": [{"Name": "RUN_ID", "Value": "run-1"}, {"Name": "FARM_ATTEMPT", "Value": "1"}],
         },
     }
     assert json.loads(execution["output"]) == COMPLETED["completion"]["message"]
@@ -290,14 +308,17 @@ def test_a_completion_sns_refuses_becomes_one_failure_message(engine):
     assert engine.entered(execution, CLEAN_UPS) == ["CleanUpScratchAfterFailure"], "it rendered: clean up"
 
 
+VALIDATED = COMPLETED["validated"]
+
+
 @pytest.mark.parametrize(
     ("state", "cleaned"),
     [
         (
-            {"validated": {"run_id": "run-1"}, "failure": {"Error": "RenderIncomplete", "Cause": "no a.svg"}},
+            {"validated": VALIDATED, "failure": {"Error": "RenderIncomplete", "Cause": "no a.svg"}},
             True,
         ),
-        ({"validated": {"run_id": "run-1"}, "failure": {"Error": "States.TaskFailed", "Cause": "{}"}}, True),
+        ({"validated": VALIDATED, "failure": {"Error": "States.TaskFailed", "Cause": "{}"}}, True),
         ({"failure": {"Error": "SpecInvalid", "Cause": "/products: too short"}}, False),
         ({"failure": {"Error": "SpecNotFound", "Cause": "no such key"}}, False),
     ],
@@ -324,4 +345,144 @@ def test_a_failure_cleans_up_only_after_validation_and_keeps_its_error(engine, s
     if cleaned:
         submitted = engine.submitted(execution, "CleanUpScratchAfterFailure")
         assert submitted["JobName"] == "run-1-scratch-cleanup"
-        assert submitted["ContainerOverrides"]["Environment"] == [{"Name": "RUN_ID", "Value": "run-1"}]
+        assert submitted["ContainerOverrides"]["Environment"] == [
+            {"Name": "RUN_ID", "Value": "run-1"},
+            {"Name": "FARM_ATTEMPT", "Value": "1"},
+        ]
+
+
+# ---- attempts, cancellation, nothing to render ----------------------------------------------------------
+
+
+RERUN = {
+    "run_id": "run-1",
+    "attempt": 2,
+    "execution": "run-1.r2",
+    "job_name": "run-1-r2",
+    "spec_uri": "s3://specs/c.json",
+    "spec_version_id": "v1",
+    "output_uri": "s3://renders/run-1/",
+    "variant_count": 9,
+    "selection": "3,7-8",
+    "selected_count": 3,
+    "variants_per_child": 2,
+    "array_size": 2,
+}
+
+
+def test_a_rerun_execution_name_reaches_the_failure_message_as_its_run_id(engine):
+    """Before ValidateInput there is no $.validated: NotifyFailure takes the run id from the execution
+    name."""
+    from render_worker import schemas
+
+    execution = engine.run(engine.machine(), "run-1.r2", "{}")
+    assert execution["error"] == "RenderFailed.InvalidExecutionInput"
+    (message,) = engine.messages(engine.failure_queue)
+    assert not list(schemas.validator("notification").iter_errors(message)), message
+    assert message["run_id"] == "run-1"
+
+
+def test_validate_input_gets_the_execution_name_and_a_forged_validated_never_cleans_up(engine):
+    forged = {"run_id": "victim", "attempt": 1, "job_name": "victim"}
+    execution = engine.run(
+        engine.machine(), "run-1.r3", json.dumps({"spec_uri": "s3://specs/c.json", "validated": forged})
+    )
+    payload = engine.submitted(execution, "ValidateInput")["Payload"]
+    assert payload["execution"] == "run-1.r3" and "run_id" not in payload
+    # No Lambda in process: ValidateInput fails, and the failure path drops the forged state.
+    assert engine.entered(execution, {"ValidationFailed", "NotifyFailure"}) == [
+        "ValidationFailed",
+        "NotifyFailure",
+    ]
+    (message,) = engine.messages(engine.failure_queue)
+    assert message["run_id"] == "run-1"
+    assert not engine.entered(execution, CLEAN_UPS)
+
+
+def test_a_rerun_submits_its_selection_and_attempt_to_the_children(engine):
+    state = {"spec_uri": "s3://specs/c.json", "validated": RERUN}
+    execution = engine.run(engine.machine(start_at="ChooseJobShape"), "run-1.r2", json.dumps(state))
+    submitted = engine.submitted(execution, "RenderArray")
+    assert submitted["JobName"] == "run-1-r2" and submitted["ArrayProperties"] == {"Size": 2}
+    overrides = submitted["ContainerOverrides"]["Environment"]
+    environment = {e["Name"]: e["Value"] for e in overrides if "Name" in e}  # moto adds its own entry
+    assert environment == {
+        "SPEC_URI": "s3://specs/c.json",
+        "SPEC_VERSION_ID": "v1",
+        "RUN_ID": "run-1",
+        "OUTPUT_URI": "s3://renders/run-1/",
+        "VARIANTS_PER_CHILD": "2",
+        "VARIANT_SELECTION": "3,7-8",
+        "FARM_ATTEMPT": "2",
+    }
+    # In process the job cannot be submitted: an ordinary failure, then the attempt's own clean-up.
+    (message,) = engine.messages(engine.failure_queue)
+    assert (message["status"], message["run_id"]) == ("FAILED", "run-1")
+    cleanup = engine.submitted(execution, "CleanUpScratchAfterFailure")
+    assert cleanup["JobName"] == "run-1-r2-scratch-cleanup"
+    assert cleanup["ContainerOverrides"]["Environment"] == [
+        {"Name": "RUN_ID", "Value": "run-1"},
+        {"Name": "FARM_ATTEMPT", "Value": "2"},
+    ]
+
+
+def test_nothing_selected_goes_straight_to_publish_results(engine):
+    state = {"spec_uri": "s3://specs/c.json", "validated": {**RERUN, "selection": "", "selected_count": 0}}
+    state["validated"]["array_size"] = 0
+    execution = engine.run(engine.machine(start_at="ChooseJobShape"), "run-1.r2", json.dumps(state))
+    entered = engine.entered(execution, {"RenderPlain", "RenderArray", "PublishResults"})
+    assert entered == ["PublishResults"]
+    assert engine.submitted(execution, "PublishResults")["Payload"] == state["validated"]
+
+
+def _cancelled_job(reason: str) -> str:
+    """The cause of a failed batch:submitJob.sync task: the job's description, as Step Functions gives it."""
+    return json.dumps({"JobName": "run-1-r2", "JobId": "j-1", "Status": "FAILED", "StatusReason": reason})
+
+
+def test_a_cancelled_render_ends_in_one_cancelled_message_and_no_publish(engine):
+    from render_worker import schemas
+
+    cause = _cancelled_job("farm-cancel: requested by farm cancel")
+    state = {
+        "spec_uri": "s3://specs/c.json",
+        "validated": RERUN,
+        "failure": {"Error": "States.TaskFailed", "Cause": cause},
+    }
+    execution = engine.run(engine.machine(start_at="RenderStopped"), "run-1.r2", json.dumps(state))
+    assert (execution["status"], execution["error"], execution["cause"]) == (
+        "FAILED",
+        "RenderFailed.Cancelled",
+        cause,
+    )
+    (message,) = engine.messages(engine.failure_queue)
+    assert not list(schemas.validator("notification").iter_errors(message)), message
+    assert message == {
+        "schema_version": "1.0",
+        "status": "CANCELLED",
+        "run_id": "run-1",
+        "attempt": 2,
+        "spec_uri": "s3://specs/c.json",
+        "error": "Cancelled",
+        "cause": cause,
+    }
+    assert engine.messages(engine.completion_queue) == []
+    names = {"PublishResults", "NotifyFailure", "NotifyCancelled", *CLEAN_UPS}
+    assert engine.entered(execution, names) == ["NotifyCancelled", "CleanUpScratchAfterFailure"]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        {"Error": "States.TaskFailed", "Cause": _cancelled_job("Essential container in task exited")},
+        {"Error": "States.TaskFailed", "Cause": _cancelled_job("cancelled by someone")},
+        {"Error": "States.Timeout", "Cause": ""},
+    ],
+)
+def test_any_other_render_failure_is_a_failure(engine, failure):
+    state = {"spec_uri": "s3://specs/c.json", "validated": RERUN, "failure": failure}
+    execution = engine.run(engine.machine(start_at="RenderStopped"), "run-1.r2", json.dumps(state))
+    assert execution["error"] == f"RenderFailed.{failure['Error']}"
+    (message,) = engine.messages(engine.failure_queue)
+    assert (message["status"], message["error"], message["run_id"]) == ("FAILED", failure["Error"], "run-1")
+    assert engine.entered(execution, {"NotifyCancelled", "NotifyFailure"}) == ["NotifyFailure"]

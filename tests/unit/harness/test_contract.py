@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from farm import stack, terraform
-from farm.tfdocs import blocks, literal
+from farm import stack
+from harness import terraform
+from harness.tfdocs import blocks, literal
 
 
 def _outputs(path) -> dict[str, dict]:

@@ -5,8 +5,8 @@ against the local cloud, whose STS answers with its account, is the static suite
 
 from __future__ import annotations
 
-from farm import terraform
-from farm.tfdocs import blocks, literal
+from harness import terraform
+from harness.tfdocs import blocks, literal
 from localcloud import config
 
 

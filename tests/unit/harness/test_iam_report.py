@@ -1,4 +1,4 @@
-"""farm.iam_report: grants matched against recorded calls, justifications read from the Terraform, the exit
+"""harness.iam_report: grants matched against recorded calls, justifications read from the Terraform, the exit
 code, and the policies read from a stack (in-process moto) named as the local cloud's record names them."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from farm import iam_report as r
+from harness import iam_report as r
 
 ACCOUNT = "123456789012"
 WORKER = f"arn:aws:iam::{ACCOUNT}:role/farm-batch-job"
@@ -441,7 +441,7 @@ def test_main_exit_codes(monkeypatch, tmp_path, capsys):
 
 
 def test_plan_review_summary_links_the_report(tmp_path):
-    from farm import plan_summary
+    from harness import plan_summary
 
     summary = plan_summary.summarize({"resource_changes": []}, "local")
     security = summary[summary.index("## Security-relevant changes") : summary.index("## Changes per module")]

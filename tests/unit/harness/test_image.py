@@ -1,5 +1,5 @@
-"""farm.image without a container runtime: the build context, the tag scheme, the build and push commands, and
-the reuse of a pushed tag (the live suites build, push and run the real image)."""
+"""harness.image without a container runtime: the build context, the tag scheme, the build and push commands,
+and the reuse of a pushed tag (the live suites build, push and run the real image)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from farm import image
+from harness import image
 
 DOCKERFILE = (image.REPO / image.DOCKERFILE).read_text()
 
@@ -174,7 +174,7 @@ class FakeEcr:
 
 @pytest.fixture
 def shipping(monkeypatch):
-    """farm.image with a fake ECR and recorded build/push calls."""
+    """harness.image with a fake ECR and recorded build/push calls."""
     calls = SimpleNamespace(built=[], pushed=[], ecr=FakeEcr({}))
     tag = image.Tag("git-0123456789ab", "0123456789ab", "fedcba987654", False)
     monkeypatch.setattr(image, "image_tag", lambda repo=image.REPO: tag)

@@ -1,4 +1,4 @@
-"""farm.infra's decisions that need no Terraform: stale local state, offline review roots, credentials."""
+"""harness.infra's decisions that need no Terraform: stale local state, offline review roots, credentials."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from farm import infra, terraform
+from harness import infra, terraform
 
 
 @pytest.fixture
@@ -168,7 +168,7 @@ def test_the_repository_url_is_read_from_the_local_state(ws):
 
 @pytest.fixture
 def applies(ws, monkeypatch):
-    """_apply with Terraform and farm.image stubbed: the runs, in order, and the image each saw."""
+    """_apply with Terraform and harness.image stubbed: the runs, in order, and the image each saw."""
     ws.boot_id_file.write_text("boot-1\n")
     runs: list[tuple[tuple[str, ...], str | None]] = []
     monkeypatch.setattr(infra, "build_zips", lambda env: ws.root)

@@ -1,9 +1,10 @@
-"""farm.infra.release_job_queue: the local destroy deletes the Batch job queue through the API first (the
+"""harness.infra.release_job_queue: the local destroy deletes the Batch job queue through the API first (the
 provider waits a fixed minute for it), best effort."""
 
 from __future__ import annotations
 
-from farm import infra, stack
+from farm import stack
+from harness import infra
 
 QUEUE = "arn:aws:batch:us-east-1:123456789012:job-queue/farm-queue"
 

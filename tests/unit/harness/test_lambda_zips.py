@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from farm import lambda_zips
+from harness import lambda_zips
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from farm import lambda_zips
+from harness import lambda_zips
 
 ROOT = lambda_zips.REPO
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]

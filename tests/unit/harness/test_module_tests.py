@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from farm import terraform
-from farm.tfdocs import blocks, literal
+from harness import terraform
+from harness.tfdocs import blocks, literal
 
 MODULES = sorted(p.name for p in terraform.MODULES_DIR.iterdir() if any(p.glob("*.tf")))
 

@@ -63,7 +63,7 @@ class _Client:
 
 class _Stack(dict):
     def __init__(self, client):
-        super().__init__(renders_bucket="renders")
+        super().__init__(renders_bucket="renders", state_machine_arn="arn:aws:states:r:1:stateMachine:m")
         self._client = client
 
     def client(self, _name):
@@ -78,7 +78,7 @@ def test_phases_split_one_execution_on_one_clock():
     timing = {"slice_started_at": start + 0.5, "slice_ended_at": start + 0.7, "setup_s": 0.1,
               "render_s": 0.05, "upload_wait_s": 0.12}  # fmt: skip
     client = _Client(_history(validated), {"job-1": job}, {"r1/_parts/plain.json": {"timing": timing}})
-    split = phases.execution_phases(_Stack(client), "arn")
+    split = phases.execution_phases(_Stack(client), "arn:aws:states:r:1:execution:m:r1")
     got = split["phases"]
     assert split["total_s"] == pytest.approx(1.7)
     assert split["children"] == 1 and split["predicted_wall_s"] == 0.5
@@ -99,13 +99,13 @@ def test_queue_wait_is_not_negative_when_the_child_starts_before_task_submitted_
     start = (T0 + timedelta(seconds=0.33)).timestamp()
     job = {"jobId": "job-1", "attempts": [{"startedAt": start * 1000, "stoppedAt": (start + 0.5) * 1000}]}
     client = _Client(_history(validated), {"job-1": job}, {"r1/_parts/plain.json": {"timing": None}})
-    got = phases.execution_phases(_Stack(client), "arn")["phases"]
+    got = phases.execution_phases(_Stack(client), "arn:aws:states:r:1:execution:m:r1")["phases"]
     assert got["queue_wait"] == pytest.approx(0.01, abs=0.002)
 
 
 def test_validated_is_none_before_validate_input_exited():
-    assert phases.validated(_history({"run_id": "r"})[:2]) is None
-    assert phases.validated(_history({"run_id": "r", "array_size": 3}))["array_size"] == 3
+    assert phases.validated_from_history(_history({"run_id": "r"})[:2]) is None
+    assert phases.validated_from_history(_history({"run_id": "r", "array_size": 3}))["array_size"] == 3
 
 
 def test_terraform_default_reads_numbers_and_objects():

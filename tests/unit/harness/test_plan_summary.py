@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from farm import plan_summary
+from harness import plan_summary
 
 FIXTURE = Path(__file__).parent / "fixtures" / "plan.json"
 

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from farm import terraform
+from harness import terraform
 from localcloud import credentials
 
 

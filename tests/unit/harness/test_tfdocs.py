@@ -1,4 +1,4 @@
-"""farm.tfdocs: the generated Inputs/Outputs tables of module READMEs, and that the real ones are current."""
+"""harness.tfdocs: generated Inputs/Outputs tables of the module READMEs, and that the READMEs are current."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from farm import tfdocs
+from harness import tfdocs
 
 VARIABLES = """
 variable "name_prefix" {

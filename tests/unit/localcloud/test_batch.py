@@ -213,6 +213,22 @@ def test_terminate_kills_a_running_job(cloud, batch_setup):
     assert job["status"] == "FAILED" and job["statusReason"] == "operator said so"
 
 
+def test_terminating_an_array_parent_stops_every_child_and_keeps_its_reason(cloud, batch_setup):
+    """`farm cancel` terminates the parent: running children are killed, waiting ones never start, and the
+    parent's statusReason is the reason given (the workflow routes a `farm-cancel:` reason to CANCELLED)."""
+    definition = batch_setup.job_definition(["python", "-c", "import time; time.sleep(120)"])
+    parent = batch_setup.submit(definition, arrayProperties={"size": CONCURRENCY + 3})
+    wait_for(lambda: batch_setup.describe(f"{parent}:0")["status"] == "RUNNING", timeout=30)
+    asked = time.monotonic()
+    cloud.client("batch").terminate_job(jobId=parent, reason="farm-cancel: requested by farm cancel")
+    job = batch_setup.wait_done(parent, timeout=20)
+    assert time.monotonic() - asked < 10
+    assert (job["status"], job["statusReason"]) == ("FAILED", "farm-cancel: requested by farm cancel")
+    children = [batch_setup.describe(f"{parent}:{i}") for i in range(CONCURRENCY + 3)]
+    assert {c["status"] for c in children} == {"FAILED"}
+    assert [c for c in children if c.get("attempts") and c["attempts"][-1].get("exitCode") == 0] == []
+
+
 def test_output_goes_to_cloudwatch_logs_with_aws_stream_names(cloud, batch_setup):
     logs = cloud.client("logs")
     plain = batch_setup.job_definition(

@@ -86,8 +86,8 @@ def test_the_harness_environment_carries_the_issued_keys(cloud, tmp_path, monkey
 
 
 def test_a_stack_and_terraform_use_the_issued_keys(cloud, tmp_path, monkeypatch):
-    from farm import terraform
     from farm.stack import Stack
+    from harness import terraform
 
     issued = cloud.credentials
     stack = Stack(env="local", outputs={"endpoint_url": cloud.endpoint, "region": config.REGION})

@@ -1,4 +1,4 @@
-"""The IAM report of the local stack: `python -m farm.iam_report [--out build/iam]` (`nox -s iam-report`).
+"""The IAM report of the local stack: `python -m harness.iam_report [--out build/iam]` (`nox -s iam-report`).
 
 The local cloud records every IAM decision it makes for a non-admin caller (`GET /_localcloud/iam/calls`,
 localcloud/iam/record.py). This reads that record and the stack's own policies (its roles' inline and attached
@@ -35,7 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+from harness.paths import REPO
+
 MODULES_DIR = REPO / "modules"
 OUT_DIR = REPO / "build" / "iam"
 RECORD_PATH = "/_localcloud/iam/calls"  # localcloud/iam/record.py
@@ -637,7 +638,7 @@ def expect_denial(endpoint: str, principal: str, action: str, resource: str, why
 
 
 def expected_denials_path() -> Path:
-    from farm import terraform  # the harness's per-deployment state directory
+    from harness import terraform  # the harness's per-deployment state directory
 
     return terraform.state_dir() / EXPECTED_DENIALS_FILE
 
@@ -832,7 +833,9 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m farm.iam_report", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.iam_report", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output directory (default build/iam)")
     parser.add_argument("--env", default="local", help="the env whose outputs name the stack (default local)")
     parser.add_argument("--prefix", help="the stack's name_prefix (default: from the state machine's name)")

@@ -1,4 +1,4 @@
-"""Build and push the worker image: `python -m farm.image [ENV] [--build-only]` (`nox -s image`).
+"""Build and push the worker image: `python -m harness.image [ENV] [--build-only]` (`nox -s image`).
 
 Context: exactly what worker/Dockerfile uses, staged under build/image/ for each build: the Dockerfile,
 requirements/runtime.txt (the lock), worker/render_worker/ (without caches) and schemas/*.schema.json. Nothing
@@ -32,7 +32,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from harness.paths import REPO
+from harness.target import Target
+
 DOCKERFILE = "worker/Dockerfile"
 LOCK = "requirements/runtime.txt"
 PACKAGE = "worker/render_worker"
@@ -163,7 +165,7 @@ def stage_context(files: Mapping[str, Path], dest: Path) -> Path:
 
 def base_image(env: str) -> str:
     """BASE_IMAGE: for envs/local the local cloud's Debian-based Python (built once), else the official."""
-    if env != "local":
+    if not Target.of(env).local_cloud:
         return OFFICIAL_BASE
     from localcloud import images
 
@@ -233,7 +235,7 @@ def build(env: str = "local", tag: Tag | None = None, repo: Path = REPO) -> str:
             context = stage_context(context_files(repo), Path(tmp) / "context")
             print(f"image {ref}: building FROM {base} ...", flush=True)
             started = time.monotonic()
-            pull = "never" if env == "local" else "true"
+            pull = "never" if Target.of(env).local_cloud else "true"  # the local base is never in a registry
             argv = containers.buildah_cmd(*build_command(context, ref, base, tag, pull))
             _run(argv, f"building {ref}", BUILD_TIMEOUT_S, containers.podman_env())
         print(f"image {ref}: built in {time.monotonic() - started:.1f} s", flush=True)
@@ -369,7 +371,7 @@ def deployed_repository(env: str) -> tuple[str, str | None, str | None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m farm.image", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m harness.image", description=__doc__.splitlines()[0])
     parser.add_argument("env", nargs="?", default=os.environ.get("FARM_ENV", "local"), help="default: local")
     parser.add_argument("--build-only", action="store_true", help="build into the local store; no push")
     parser.add_argument("--tag-only", action="store_true", help="print the tag of the working tree's image")

@@ -10,7 +10,6 @@ reported in one line, not a traceback).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -18,21 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from farm import remote
+from farm.client import FarmClient, new_run_id
+from farm.remote import describe, wait_showing
+from harness.paths import REPO
+from harness.target import Target
 
-REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "catalog.example.json"
 OUT_ROOT = REPO / "build" / "demo"
-
-
-def _stack(env: str):
-    if env == "local" and not os.environ.get("FARM_OUTPUTS_JSON"):
-        from farm import infra
-
-        return infra.ensure_deployed("local")
-    from farm import stack
-
-    return stack.load(env)
 
 
 def runtime_line(stack) -> str:
@@ -44,7 +35,7 @@ def runtime_line(stack) -> str:
         return f"runtime: AWS Batch; worker image {image}"
     from urllib.parse import urlsplit
 
-    from farm import infra
+    from harness import infra
     from localcloud import lifecycle
 
     status = lifecycle.status(urlsplit(stack["endpoint_url"]).port) or {}
@@ -91,7 +82,7 @@ def screenshot(html: Path, png: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from farm.image import ImageError
+    from harness.image import ImageError
 
     try:
         return run_demo(argv)
@@ -104,34 +95,34 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_demo(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m farm.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m harness.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--spec", type=Path, default=EXAMPLE, help="catalog spec (default: the example)")
     parser.add_argument("--out", type=Path, default=OUT_ROOT, help="downloads go to OUT/<run_id>/")
     parser.add_argument("--run-id", help="run id (default: generated, unique)")
     parser.add_argument("--screenshot", type=Path, metavar="PNG", help="also save a picture of the gallery")
     args = parser.parse_args(argv)
 
-    env = os.environ.get("FARM_ENV", "local")
+    target = Target.of()
     started = time.monotonic()
-    print(f"== stack: envs/{env}", flush=True)
-    stack = _stack(env)
+    print(f"== stack: envs/{target.env}", flush=True)
+    stack = target.stack()
+    client = FarmClient(stack)
     deployed = time.monotonic()
     print(f"   ready in {deployed - started:.1f} s", flush=True)
     print(f"   {runtime_line(stack)}", flush=True)
 
     print(f"== submitting {args.spec}", flush=True)
-    run_id, arn = remote.submit(stack, args.spec, args.run_id or remote.new_run_id("demo"))
+    run_id, arn = client.submit(args.spec, args.run_id or new_run_id("demo"))
     print(f"   run {run_id}\n   execution {arn}", flush=True)
-    with remote.progress_for(run_id) as show:
-        state = remote.wait(stack, run_id, on_update=show, timeout=1800)
+    state = wait_showing(client, run_id, timeout=1800)
     ran = time.monotonic()
-    print(remote.describe(state), flush=True)
+    print(describe(state), flush=True)
     if state.status != "SUCCEEDED":
         print(f"demo: the run ended {state.status}", file=sys.stderr)
         return 1
 
     out_dir = args.out / run_id
-    fetched = remote.fetch(stack, run_id, out_dir)
+    fetched = client.fetch(run_id, out_dir)
     done = time.monotonic()
     if not fetched.gallery:
         print(f"demo: no index.html under {out_dir}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Plan, deploy and destroy an env: `python -m farm.infra plan|deploy|destroy [ENV]` (ENV defaults to local).
+"""Plan, deploy and destroy an env: `python -m harness.infra plan|deploy|destroy [ENV]` (default: local).
 
 plan     builds the Lambda zips, plans, and writes build/plan/<env>/plan.json and plan-summary.md (the review
          summary). envs/local is planned against the local cloud (started if needed). envs/aws is planned
@@ -7,7 +7,7 @@ plan     builds the Lambda zips, plans, and writes build/plan/<env>/plan.json an
 deploy   local: starts the local cloud, discards state left from an earlier (now gone) cloud boot, builds the
          zips, init, apply; prints the apply time and the key outputs. When the local cloud runs jobs in
          containers (its runtime mode), deploy is two phases in one command: the ECR repository first
-         (-target), then the worker image for the working tree is built and pushed (farm.image; reused when
+         (-target), then the worker image for the working tree is built and pushed (harness.image; reused when
          the repository already holds its tag), then everything with worker_image = <repository>@<digest>,
          recorded so every later plan/apply/destroy of the env passes the same image. aws: the same without
          the local cloud, with credentials and $FARM_BACKEND_CONFIG (worker_image from its tfvars).
@@ -30,7 +30,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from farm import image, lambda_zips, plan_summary, stack, terraform
+from farm import stack
+from harness import image, lambda_zips, plan_summary, terraform
+from harness.target import Target
 
 PLAN_DIR = terraform.BUILD_DIR / "plan"
 KEY_OUTPUTS = (
@@ -55,10 +57,6 @@ PROCESS_MODE_NOTE = "runtime: process (jobs run as host processes; no image buil
 
 class DeployError(RuntimeError):
     """Deploy/plan/destroy cannot proceed; the message says what is missing."""
-
-
-def zip_target(env: str) -> str:
-    return "local" if env == "local" else "aws"
 
 
 def _localcloud():
@@ -129,9 +127,9 @@ def _require_account(env: str) -> None:
 
 
 def build_zips(env: str) -> Path:
-    target = zip_target(env)
-    lambda_zips.build(target)
-    return lambda_zips.OUT_DIRS[target]
+    platform = Target.of(env).zip_platform
+    lambda_zips.build(platform)
+    return lambda_zips.OUT_DIRS[platform]
 
 
 @contextlib.contextmanager
@@ -175,7 +173,7 @@ def state_repository_url(ws: terraform.Workspace) -> str | None:
 
 def worker_image(ws: terraform.Workspace) -> str:
     """Phases 1 and 2 of a container-mode deploy: the ECR repository (applied alone when the state lacks it),
-    then the worker image of the working tree in it (farm.image). Returns `<repository>@sha256:...`."""
+    then the worker image of the working tree in it (harness.image). Returns `<repository>@sha256:...`."""
     url = state_repository_url(ws)
     if url is None:
         print("phase 1: the worker image's ECR repository (and what it needs)", flush=True)
@@ -241,7 +239,7 @@ def _deploy_locked(env: str, ws: terraform.Workspace, boot_id: str | None) -> di
 
 def deploy(env: str = "local") -> dict:
     """Apply envs/<env>; returns the raw outputs."""
-    if env == "local":
+    if Target.of(env).local_cloud:
         ws, boot_id = local_workspace()
     else:
         _require_account(env)
@@ -272,7 +270,7 @@ def release_job_queue(ws: terraform.Workspace) -> bool:
 
 
 def destroy(env: str = "local") -> None:
-    if env == "local":
+    if Target.of(env).local_cloud:
         ws = terraform.workspace("local")
         if not ws.has_state():
             print("envs/local: nothing deployed")
@@ -303,7 +301,7 @@ def destroy(env: str = "local") -> None:
 
 def pending_changes(env: str = "local") -> int:
     """`terraform plan -detailed-exitcode` of the deployed env: 0 no changes, 2 changes (raises on errors)."""
-    if env == "local":
+    if Target.of(env).local_cloud:
         ws, _ = local_workspace()
     else:
         _require_account(env)
@@ -336,7 +334,7 @@ def _review_tfvars(root: Path) -> list[Path]:
 
 def plan(env: str = "local") -> Path:
     """Write build/plan/<env>/plan.json and plan-summary.md; returns the summary path."""
-    if env == "local":
+    if Target.of(env).local_cloud:
         ws, boot_id = local_workspace()
         with env_lock(ws):
             discard_stale_state(ws, boot_id)
@@ -387,7 +385,7 @@ def plan_offline(env: str) -> Path:
 
 def ensure_deployed(env: str = "local") -> stack.Stack:
     """The deployed stack; for local, deploy first when nothing (or a stale state) is deployed."""
-    if env != "local":
+    if not Target.of(env).local_cloud:
         try:
             return stack.load(env)
         except stack.StackNotDeployed as err:
@@ -406,7 +404,7 @@ def ensure_deployed(env: str = "local") -> stack.Stack:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m farm.infra", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m harness.infra", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["plan", "deploy", "destroy"])
     parser.add_argument("env", nargs="?", default="local", help="envs/<ENV> (default: local)")
     args = parser.parse_args(argv)

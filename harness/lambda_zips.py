@@ -1,4 +1,4 @@
-"""Build the Lambda zips: `python -m farm.lambda_zips` (both envs get the same zips).
+"""Build the Lambda zips: `python -m harness.lambda_zips` (both envs get the same zips).
 
 Each zip holds `handler.py` (and any other .py of lambdas/<name>/) at the root, the `render_worker` package,
 the schemas at `render_worker/schemas/*.json`, and the runtime dependencies the Lambda runtime lacks, vendored
@@ -28,9 +28,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.paths import REPO
 from localcloud import filelock  # no moto: the aws zips need nothing of the local cloud
 
-REPO = Path(__file__).resolve().parent.parent
 LAMBDAS_DIR = REPO / "lambdas"
 WORKER_PACKAGE = REPO / "worker" / "render_worker"
 SCHEMAS_DIR = REPO / "schemas"
@@ -270,7 +270,9 @@ def build(target: str = "local") -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m farm.lambda_zips", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.lambda_zips", description=__doc__.splitlines()[0]
+    )
     parser.add_argument(
         "--target", choices=sorted(OUT_DIRS), default="local", help="kept for scripts: same zips"
     )

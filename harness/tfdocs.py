@@ -1,4 +1,4 @@
-"""Module READMEs' Inputs and Outputs tables, generated: `python -m farm.tfdocs [--check] [MODULE_DIR ...]`.
+"""Module READMEs' Inputs and Outputs tables, generated: `python -m harness.tfdocs [--check] [MODULE ...]`.
 
 A small stand-in for terraform-docs (which cannot be installed here), writing the same kind of tables between
 `<!-- BEGIN_TF_DOCS -->` and `<!-- END_TF_DOCS -->` of each module's README.md. Without MODULE_DIRs it covers
@@ -20,7 +20,7 @@ from hcl2.utils import SerializationOptions
 
 MODULES_DIR = Path(__file__).resolve().parent.parent / "modules"
 BEGIN, END = "<!-- BEGIN_TF_DOCS -->", "<!-- END_TF_DOCS -->"
-HINT = "run `nox -s docs` or `python -m farm.tfdocs`"
+HINT = "run `nox -s docs` or `python -m harness.tfdocs`"
 # Heredocs arrive as plain strings and 1e3 as a number; the rest of python-hcl2's output is normalised below.
 _OPTIONS = SerializationOptions(
     with_comments=False, explicit_blocks=False, preserve_heredocs=False, preserve_scientific_notation=False
@@ -140,7 +140,7 @@ def sync(dirs: list[Path], write: bool) -> tuple[list[Path], list[Path]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m farm.tfdocs", description="Write README tables.")
+    parser = argparse.ArgumentParser(prog="python -m harness.tfdocs", description="Write README tables.")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a README is stale")
     parser.add_argument("modules", nargs="*", type=Path, metavar="MODULE_DIR", help="default: every module")
     args = parser.parse_args(argv)

@@ -51,7 +51,7 @@ INLINE_POLICY_ATTRS = {
 }
 
 # The evidence behind the IAM changes: what the local suites called, and which grants no call used
-# (farm/iam_report.py writes build/iam/report.md; the summary lives in build/plan/<env>/).
+# (harness/iam_report.py writes build/iam/report.md; the summary lives in build/plan/<env>/).
 IAM_REPORT_LINK = (
     "Least privilege, as exercised: the IAM report of the last local test run, "
     "[build/iam/report.md](../../iam/report.md) (`nox -s iam-report`): calls denied to the stack's "

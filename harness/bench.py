@@ -1,4 +1,4 @@
-"""Offline render benchmark: `python -m farm.bench [--variants 100000] [--jobs N]`.
+"""Offline render benchmark: `python -m harness.bench [--variants 100000] [--jobs N]`.
 
 Generates a spec of N variants across all three templates (with RTL, emoji and several currencies), validates
 it, renders it with `farm render`'s code into a temporary directory, prints variants/s and variants/s per
@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from farm.offline import render_into, write_outputs
+from harness.paths import REPO as ROOT
 from render_worker import sizing, spec
 from render_worker.render import Renderer
 
-ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "build" / "bench" / "render-bench.json"
 PER_PRODUCT = 1000
 RENDER_ONLY_SAMPLE = 10_000
@@ -88,7 +88,7 @@ def _render_only(catalog: spec.Catalog, count: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m farm.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m harness.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--variants", type=int, default=100_000)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--report", type=Path, default=REPORT)

@@ -7,12 +7,13 @@ import argparse
 import pytest
 
 from farm import remote
+from farm.client import FarmClient
 
 
 @pytest.mark.parametrize("run_id", ["run-1\n", "", "-leading", "a" * 81, "has space"])
 def test_start_run_refuses_bad_run_ids_before_calling_the_cloud(run_id):
     with pytest.raises(ValueError, match="run_id"):
-        remote.start_run(stack=None, spec_uri="s3://bucket/spec.json", run_id=run_id)
+        FarmClient(stack=None).start("s3://bucket/spec.json", run_id)
 
 
 def test_submit_refuses_a_bad_run_id_with_a_usage_error(tmp_path, capsys):

@@ -25,7 +25,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from harness.paths import REPO
+from harness.target import Target
+
 ENVS_DIR = REPO / "envs"
 MODULES_DIR = REPO / "modules"
 BUILD_DIR = REPO / "build"
@@ -63,7 +65,7 @@ def cli_config_text(mirror: Path | None) -> str:
         return "# No provider mirror found: providers come from the registry.\n"
     pattern = json.dumps(PROVIDER_PATTERN)
     return (
-        "# Written by farm.terraform: hashicorp providers from the local mirror, anything else direct.\n"
+        "# Written by harness.terraform: hashicorp providers from the local mirror, anything else direct.\n"
         "provider_installation {\n"
         "  filesystem_mirror {\n"
         f"    path    = {json.dumps(str(mirror))}\n"
@@ -265,7 +267,7 @@ def workspace(env: str, endpoint_url: str | None = None) -> Workspace:
         known = ", ".join(sorted(p.name for p in ENVS_DIR.iterdir() if p.is_dir()))
         raise TerraformError(f"no such env: envs/{env} (known: {known})")
     ws = Workspace(env=env, root=root, endpoint_url=endpoint_url)
-    if env == "local":
+    if Target.of(env).local_cloud:
         ws.backend_config = local_backend_args(ws.dir)
     elif os.environ.get("FARM_BACKEND_CONFIG"):
         ws.backend_config = [f"-backend-config={Path(os.environ['FARM_BACKEND_CONFIG']).resolve()}"]
@@ -284,9 +286,10 @@ def output_json(env: str = "local") -> dict:
     """Raw `terraform output -json` of envs/<env>; {} when nothing is deployed (no state, no init)."""
     ws = workspace(env)
     ws.stream = False
-    if env == "local" and not ws.has_state():
+    local_cloud = Target.of(env).local_cloud
+    if local_cloud and not ws.has_state():
         return {}
-    if env != "local" and not ws.data_dir.is_dir() and not ws.backend_config:
+    if not local_cloud and not ws.data_dir.is_dir() and not ws.backend_config:
         return {}  # never initialised and no backend given: nothing this machine knows is deployed
     ws.init()
     return ws.outputs()
