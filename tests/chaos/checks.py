@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from farm import offline
+from farm.client import FarmClient
 from localcloud.faults import SPOT_REASON
 from render_worker import spec as spec_mod
 from tests.perf import specs, verify
@@ -232,10 +233,10 @@ def resumes_after_reclaims(
 def stray_messages(stack, session: str, quiet_receives: int) -> dict[str, list[dict[str, Any]]]:
     """This session's messages in the failure queue and in every dead-letter queue the stack outputs name
     (`*dlq_url`): every run should succeed, so each must stay empty. Those found are deleted (read once)."""
-    sqs = stack.client("sqs")
+    client = FarmClient(stack)
     names = ["failure_queue_url"] + sorted(k for k in stack.outputs if k.endswith("dlq_url"))
     return {
-        name: verify.drain_notifications(sqs, stack.outputs[name], session, quiet_receives=quiet_receives)
+        name: verify.drain_notifications(client, session, queue_output=name, quiet_receives=quiet_receives)
         for name in names
         if stack.outputs.get(name)
     }

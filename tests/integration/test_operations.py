@@ -94,6 +94,7 @@ def test_rerun_renders_only_the_missing_variants_as_attempt_2(farm, stack, rerun
     )
     assert f"run {run_id}.r2: SUCCEEDED" in shown.stdout
     rerun_case["rerun_seconds"] = time.monotonic() - started
+    print(f"farm rerun --wait: {len(missing)} variants as attempt 2 in {rerun_case['rerun_seconds']:.1f} s")
 
     # Every variant present, and each SVG written once: the bucket is versioned, so a re-render of a variant
     # the first attempt had stored would be a second version.
@@ -168,8 +169,9 @@ def cancelled(farm, stack):
         assert time.monotonic() < deadline, f"run {run_id} never got going: {state}"
         time.sleep(0.5)
     assert not state.finished, "the run ended before it could be cancelled: make it longer"
-    asked = time.monotonic()
-    shown = farm_cli("cancel", run_id)
+    asked = time.time()
+    shown = farm_cli("cancel", run_id)  # returns once the execution has ended
+    answered = time.time() - asked
     # Every child has stopped (SUCCEEDED before the cancel, or FAILED: terminated or never started).
     children = [f"{state.job_id}:{i}" for i in range(CANCEL_VARIANTS // CANCEL_PER_CHILD)]
     batch = stack.client("batch")
@@ -179,16 +181,20 @@ def cancelled(farm, stack):
         active = [j["jobId"] for j in jobs if j["status"] in ACTIVE]
         if not active:
             break
-        assert time.monotonic() - asked < 60, f"{len(active)} children still active after 60 s: {active[:5]}"
+        assert time.time() - asked < 60, f"{len(active)} children still active after 60 s: {active[:5]}"
         time.sleep(0.2)
-    return {"run_id": run_id, "shown": shown, "stopped_s": time.monotonic() - asked, "jobs": jobs}
+    last_stop = max(j["stoppedAt"] / 1000 for j in jobs if j.get("stoppedAt"))
+    stopped_s = last_stop - asked
+    print(f"farm cancel: the last child of {run_id} stopped {stopped_s:.1f} s after the command started; "
+          f"the command returned after {answered:.1f} s (the execution had ended)")  # fmt: skip
+    return {"run_id": run_id, "shown": shown, "stopped_s": stopped_s, "jobs": jobs}
 
 
 def test_cancel_stops_every_child_within_seconds(cancelled):
     shown = cancelled["shown"]
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert f"run {cancelled['run_id']}: CANCELLED" in shown.stdout
-    assert cancelled["stopped_s"] < 15, f"children ran on for {cancelled['stopped_s']:.1f} s after the cancel"
+    assert cancelled["stopped_s"] < 10, f"children ran on for {cancelled['stopped_s']:.1f} s after the cancel"
     statuses = Counter(j["status"] for j in cancelled["jobs"])
     assert statuses["FAILED"] > 0 and statuses["SUCCEEDED"] >= 2, statuses
 

@@ -1,4 +1,4 @@
-"""Locust users that drive the deployed stack through boto3; each step is reported as a locust request.
+"""Locust users that drive the deployed stack through farm.client.FarmClient; each step is a locust request.
 
 Run by tests/perf/load.py as `locust -f tests/perf/locustfile.py --headless ...` with PERF_CONFIG naming a
 JSON file (see load.py) and FARM_OUTPUTS_JSON naming the stack outputs. Every user starts `iterations`
@@ -25,6 +25,7 @@ from locust.exception import StopUser
 
 from farm import stack as farm_stack
 from farm.client import FarmClient
+from farm.polling import poll
 from render_worker.uri import new_run_id
 from tests.perf import ops, specs
 from tests.perf.ledger import Ledger
@@ -79,11 +80,14 @@ class Notifications:
                     self.arrivals.setdefault(run_id, now)
 
     def wait_for(self, run_id: str, timeout: float) -> float:
-        deadline = time.monotonic() + timeout
-        while run_id not in self.arrivals:
-            if time.monotonic() > deadline:
-                raise ops.RunFailed(f"no completion message for {run_id} within {timeout:.0f} s")
-            gevent.sleep(0.2)
+        """When the run's completion message arrived (epoch seconds); the reader greenlet records it."""
+        poll(
+            lambda: run_id in self.arrivals,
+            bool,
+            timeout=timeout,
+            interval=0.2,  # time.sleep is gevent's here: the reader runs meanwhile
+            what=lambda _: f"no completion message for {run_id}",
+        )
         return self.arrivals[run_id]
 
 

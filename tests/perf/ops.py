@@ -42,11 +42,13 @@ def check_outputs(client, run_id: str, spec: dict[str, Any], array_size: int, *,
         raise OutputsMissing(f"{run_id}: {len(missing)} objects missing, first: {', '.join(missing[:5])}")
 
 
-def session_messages(client, session: str, wait_seconds: int = 1):
-    """One receive of the notifications queue: this session's messages (run ids starting with it), deleted;
-    everyone else's made visible again at once."""
+def session_messages(
+    client, session: str, queue_output: str = "notifications_queue_url", wait_seconds: int = 1
+):
+    """One receive of the queue `queue_output` names (the notifications queue by default): this session's
+    messages (run ids starting with it), deleted; everyone else's made visible again at once."""
     return client.receive(
-        "notifications_queue_url",
+        queue_output,
         accept=lambda message: str(message.get("run_id", "")).startswith(session),
         wait_seconds=wait_seconds,
     )

@@ -27,12 +27,19 @@ class Verdict:
         return {"ok": self.ok, "runs": self.runs, "messages": self.messages, "problems": self.problems}
 
 
-def drain_notifications(client, session: str, quiet_receives: int = 3, limit_s: float = 60.0) -> list[dict]:
-    """Read this session's messages until `quiet_receives` 1-second receives in a row bring none."""
+def drain_notifications(
+    client,
+    session: str,
+    queue_output: str = "notifications_queue_url",
+    quiet_receives: int = 3,
+    limit_s: float = 60.0,
+) -> list[dict]:
+    """Read this session's messages from the queue `queue_output` names until `quiet_receives` 1-second
+    receives in a row bring none."""
     got: list[dict] = []
     quiet, deadline = 0, time.monotonic() + limit_s
     while quiet < quiet_receives and time.monotonic() < deadline:
-        received = ops.session_messages(client, session, wait_seconds=1)
+        received = ops.session_messages(client, session, queue_output, wait_seconds=1)
         quiet = 0 if received else quiet + 1
         got += [
             {"message_id": r.message_id, "run_id": r.message.get("run_id"), "status": r.message.get("status")}
