@@ -18,7 +18,9 @@ from pathlib import Path
 import hcl2
 from hcl2.utils import SerializationOptions
 
-MODULES_DIR = Path(__file__).resolve().parent.parent / "modules"
+from harness.paths import REPO
+
+MODULES_DIR = REPO / "modules"
 BEGIN, END = "<!-- BEGIN_TF_DOCS -->", "<!-- END_TF_DOCS -->"
 HINT = "run `nox -s docs` or `python -m harness.tfdocs`"
 # Heredocs arrive as plain strings and 1e3 as a number; the rest of python-hcl2's output is normalised below.

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
+from harness.paths import REPO
 from tests.conftest import LIVE_TIMEOUT, flat_variants, make_spec
 from tests.integration import checks
 
 pytestmark = pytest.mark.live
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "catalog.example.json"
+EXAMPLE = REPO / "examples" / "catalog.example.json"
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.paths import REPO
 from render_worker import aws
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = REPO
 EXAMPLE = ROOT / "examples" / "catalog.example.json"
 # ValidateInput's sizing model as envs/local sets it (modules/functions writes these variables).
 SIZING_ENV = {

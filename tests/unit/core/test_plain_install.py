@@ -10,11 +10,12 @@ import pty
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+from harness.paths import REPO
+
+ROOT = REPO
 RUNTIME_LOCK = ROOT / "requirements" / "runtime.txt"
 
 PLAIN_INSTALL = """
