@@ -372,11 +372,13 @@ class FarmClient:
         found.sort(key=lambda e: e["startDate"], reverse=True)
         rows = []
         for execution in found[:limit]:
-            validated = validated_from_history(self.history(execution["name"])) or {}
+            events = self.history(execution["name"])
+            validated = validated_from_history(events) or {}
+            cancelled = failure_from_history(events)[0] == CANCELLED_ERROR  # the history has the error too
             rows.append(
                 RunSummary(
                     execution=execution["name"],
-                    status="CANCELLED" if self._cancelled(execution) else execution["status"],
+                    status="CANCELLED" if cancelled else execution["status"],
                     started=execution.get("startDate"),
                     stopped=execution.get("stopDate"),
                     catalog_id=validated.get("catalog_id"),
@@ -384,12 +386,6 @@ class FarmClient:
                 )
             )
         return rows
-
-    def _cancelled(self, execution: dict[str, Any]) -> bool:
-        if execution["status"] != "FAILED":
-            return False
-        described = self.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
-        return described.get("error") == CANCELLED_ERROR
 
     # -- operating on runs --
 
