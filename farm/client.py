@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from farm.polling import poll
-from render_worker import parts, selection
+from render_worker import child_progress, cost, parts, selection, sizing, spec
+from render_worker.child_progress import RunProgress
 from render_worker.uri import Execution, check_run_id, new_run_id, parse_execution, parse_uri
 
 __all__ = ["FarmClient", "RunState", "new_run_id"]
@@ -72,6 +74,7 @@ class RunState:
     validated: dict[str, Any] | None = None  # ValidateInput's output (catalog, variants, selection, ...)
     started: datetime | None = None
     stopped: datetime | None = None
+    progress: RunProgress | None = None  # the children's progress objects, summed (once the render started)
 
     @property
     def execution(self) -> str:
@@ -107,6 +110,7 @@ class RunState:
             "error": self.error,
             "cause": self.cause,
             "seconds": self.seconds,
+            "progress": None if self.progress is None else self.progress.as_dict(),
             "output": self.output,
         }
 
@@ -219,14 +223,29 @@ class FarmClient:
         )
         return response["executionArn"]
 
-    def submit(self, spec: Path | bytes, run_id: str | None = None, filename: str = "catalog.json"):
-        """Upload a spec (a file, or its bytes) and start its run; returns (run_id, execution ARN)."""
+    def submit(
+        self, spec: Path | bytes, run_id: str | None = None, filename: str = "catalog.json", **extra: Any
+    ):
+        """Upload a spec (a file, or its bytes) and start its run; returns (run_id, execution ARN). `extra`:
+        the optional execution input fields (priority, max_cost)."""
         if isinstance(spec, bytes):
             body = spec
         else:
             body, filename = Path(spec).read_bytes(), Path(spec).name
         run_id = run_id or new_run_id(filename.removesuffix(".json"))
-        return run_id, self.start(self.upload_spec(body, run_id, filename), run_id)
+        return run_id, self.start(self.upload_spec(body, run_id, filename), run_id, **extra)
+
+    def estimate(self, body: bytes) -> tuple[spec.Catalog, sizing.Plan, cost.Cost]:
+        """What ValidateInput would plan and estimate for this spec, without running it: the same sizing
+        model, job resources and prices the stack's outputs name (sizing, job_resources, prices). Raises
+        SpecInvalid (and the other spec errors) as ValidateInput would."""
+        catalog = spec.load_catalog(body)
+        model = self.stack.sizing_model()
+        plan = sizing.plan(catalog.variant_count, model, catalog.override)
+        given = self.stack["job_resources"]
+        resources = cost.Resources(float(given["vcpu"]), int(given["memory_mib"]))
+        prices = cost.RegionPrices.from_json(json.dumps(self.stack["prices"]), "the stack's prices output")
+        return catalog, plan, cost.estimate(catalog.variant_count, plan, model, resources, prices)
 
     # -- looking at runs --
 
@@ -301,9 +320,37 @@ class FarmClient:
         state.validated = validated_from_history(events)
         if state.job_id:
             state.children_total, state.children_done, state.children_failed = self._children(state.job_id)
+            if state.validated:
+                state.progress = self.progress(run_id, attempt, state.validated)
         if state.status == "FAILED" and not state.error:
             state.error, state.cause = failure_from_history(events)
         return state
+
+    def progress(self, run_id: str, attempt: int, validated: dict[str, Any]) -> RunProgress:
+        """The attempt's children's progress objects (render_worker.child_progress), summed: variants done of
+        the attempt's selected count, the rate since its first child started, and the ETA."""
+        prefix = f"{run_id}/"
+        listed = self._list(prefix + child_progress.attempt_prefix(attempt))
+        keys = [
+            key
+            for key in listed
+            if (child_progress.parse_progress_key(key[len(prefix) :]) or (0,))[0] == attempt
+        ]
+        bucket = self.stack["renders_bucket"]
+        s3 = self.client("s3")
+        with ThreadPoolExecutor(max_workers=parts.READERS) as pool:
+            bodies = list(pool.map(lambda key: parts.read_body(s3, bucket, key), keys))
+        total = int(validated.get("selected_count", validated.get("variant_count", 0)) or 0)
+        children = int(validated.get("children") or validated.get("array_size") or 0)
+        return child_progress.summarize(bodies, total, children, time.time())
+
+    def _list(self, prefix: str) -> list[str]:
+        """Every key under `prefix` of the renders bucket (full keys)."""
+        paginator = self.client("s3").get_paginator("list_objects_v2")
+        found: list[str] = []
+        for page in paginator.paginate(Bucket=self.stack["renders_bucket"], Prefix=prefix):
+            found.extend(obj["Key"] for obj in page.get("Contents", []))
+        return found
 
     def _children(self, job_id: str) -> tuple[int | None, int, int]:
         """(total, done, failed) from DescribeJobs: arrayProperties.statusSummary, or the job if plain."""
@@ -602,18 +649,18 @@ class FarmClient:
         workers: int = 8,
         progress=None,
     ) -> Fetched:
-        """Download everything under the run's prefix into out_dir (part records only if asked), `workers`
-        at a time. Each object goes to `<file>.part` and is renamed when complete, and the completion is
-        logged in out_dir/.farm-fetch.jsonl (key, ETag); a fetch interrupted (Ctrl-C, a crash) and started
-        again skips what is logged with the same ETag and resumes a `.part` with a ranged GET, so each
-        object is downloaded once. `progress`: a farm.progress.Progress (objects done / total)."""
+        """Download everything under the run's prefix into out_dir (part records and progress objects only if
+        asked), `workers` at a time. Each object goes to `<file>.part` and is renamed when complete, and the
+        completion is logged in out_dir/.farm-fetch.jsonl (key, ETag); a fetch interrupted (Ctrl-C, a crash)
+        and started again skips what is logged with the same ETag and resumes a `.part` with a ranged GET, so
+        each object is downloaded once. `progress`: a farm.progress.Progress (objects done / total)."""
         prefix = f"{run_id}/"
         wanted = []
         for obj in self.objects(run_id):
             relative = obj["Key"][len(prefix) :]
             if not relative or relative.endswith("/"):
                 continue
-            if relative.startswith("_parts/") and not include_parts:
+            if relative.startswith(("_parts/", child_progress.PREFIX)) and not include_parts:
                 continue
             wanted.append((relative, obj["ETag"], obj["Size"]))
         out_dir = Path(out_dir)

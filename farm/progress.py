@@ -23,6 +23,7 @@ class Progress:
         self.unit = unit
         self.done = 0
         self.note = ""
+        self.detail = ""  # after the count (a rate, an ETA): shown, but never a reason to draw on its own
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty()
         self.quiet = quiet and not self.tty  # `quiet`: no plain lines at all (offline render's logs)
@@ -37,7 +38,20 @@ class Progress:
         self.close()
         return False
 
-    def update(self, *, done: int | None = None, total: int | None = None, note: str | None = None) -> None:
+    def update(
+        self,
+        *,
+        done: int | None = None,
+        total: int | None = None,
+        note: str | None = None,
+        unit: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        if unit is not None and unit != self.unit:
+            self.unit, note = unit, self.note if note is None else note
+            self._last_line = None  # a new unit is a new line
+        if detail is not None:
+            self.detail = detail
         if done is not None:
             self.done = done
         if total is not None:
@@ -72,6 +86,8 @@ class Progress:
             parts.append(f"{self.done}/{self.total}{' ' + self.unit if self.unit else ''}")
         elif self.done:
             parts.append(f"{self.done}{' ' + self.unit if self.unit else ''}")
+        if self.detail:
+            parts.append(self.detail)
         return " ".join(parts)
 
     def _draw(self, force: bool) -> None:

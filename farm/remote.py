@@ -1,4 +1,4 @@
-"""`farm submit|status|ls|logs|cancel|rerun|fetch`: the commands against a deployed stack.
+"""`farm submit|status|ls|logs|cancel|rerun|fetch|watch`: the commands against a deployed stack.
 
 Every operation is farm.client.FarmClient's; this module parses arguments, shows progress (farm.progress) and
 prints. The stack is whatever `terraform output` (or $FARM_OUTPUTS_JSON) describes: local or aws.
@@ -6,11 +6,13 @@ prints. The stack is whatever `terraform output` (or $FARM_OUTPUTS_JSON) describ
 Exit codes (every subcommand):
   0  done: submitted (without --wait), the run SUCCEEDED, renders downloaded, a rerun started or not needed
   1  the run ended FAILED, TIMED_OUT, ABORTED or CANCELLED (or `fetch` found no manifest: the run did not
-     complete)
+     complete), or `submit` refused a run whose estimated cost is over max_cost
   2  usage error, or the spec file cannot be read
   3  no such run, SKU or stack
   4  the run is still RUNNING (`status`, `submit --wait --timeout`, or `rerun` of a run that has not ended)
   5  the cloud refused a request (credentials, permissions, a bucket policy): the message says which
+  130  interrupted (Ctrl-C): `fetch` says how to resume; `watch` stops serving (`watch --exit-when-done` exits
+     0 or 1 by itself when the run ends)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+from farm import watch
 from farm.client import (
     FarmClient,
     FetchInterrupted,
@@ -31,6 +34,9 @@ from farm.client import (
     RunStillRunning,
 )
 from farm.progress import Progress
+from render_worker import cost
+from render_worker.child_progress import RunProgress
+from render_worker.errors import FarmError
 from render_worker.uri import check_run_id
 
 EXIT_OK = 0
@@ -53,18 +59,48 @@ def children_text(state: RunState) -> str:
     return f"children {state.children_done}/{state.children_total}{failed}"
 
 
+def rate_text(progress: RunProgress) -> str:
+    """`312.5/s, ETA 42 s` from the children's progress objects ("" before the first variant is stored; no
+    ETA once every variant is done)."""
+    if progress.rate_per_s is None:
+        return ""
+    ended = progress.total and progress.done + progress.failed >= progress.total
+    eta = "" if progress.eta_s is None or ended else f", ETA {duration_text(progress.eta_s)}"
+    return f"{progress.rate_per_s:,.1f}/s{eta}"
+
+
+def duration_text(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def variants_text(progress: RunProgress) -> str:
+    failed = f", {progress.failed:,} failed" if progress.failed else ""
+    rate = rate_text(progress)
+    return f"{progress.done:,}/{progress.total:,}{failed}" + (f" ({rate})" if rate else "")
+
+
 def show_run(progress: Progress) -> Callable[[RunState], None]:
-    """A RunState watcher for the one progress display: status and step as its note, children as its count."""
+    """A RunState watcher for the one progress display: status and step as its note; variants done (rate and
+    ETA beside) once the children report, children done/total before."""
 
     def shown(state: RunState) -> None:
         note = state.shown_status if state.finished else f"{state.status} {state.step or '-'}"
+        if state.progress is not None and state.progress.total:
+            run = state.progress
+            progress.update(done=run.done, total=run.total, note=note, unit="variants", detail=rate_text(run))
+            return
         progress.update(done=state.children_done, total=state.children_total, note=note)
 
     return shown
 
 
 def wait_showing(client: FarmClient, run: str, timeout: float | None) -> RunState:
-    """Wait for the run with `run <id> STATUS STEP children done/total` redrawn (or logged) as it changes."""
+    """Wait for the run with `run <id> STATUS STEP done/total` (children, then variants with rate and ETA)
+    redrawn (or logged) as it changes."""
     with Progress(f"run {run}", unit="children") as progress:
         return client.wait(run, on_update=show_run(progress), timeout=timeout)
 
@@ -78,6 +114,8 @@ def describe(state: RunState) -> str:
         fields.append(("step", state.step))
     if state.job_id:
         fields.append(("batch job", f"{state.job_id} ({children_text(state)})"))
+    if state.progress is not None and state.progress.total:
+        fields.append(("variants", variants_text(state.progress)))
     if state.seconds is not None:
         fields.append(("elapsed", f"{state.seconds:.1f} s"))
     if state.error:
@@ -88,6 +126,9 @@ def describe(state: RunState) -> str:
     for name in ("variant_count", "rendered", "manifest_uri", "gallery_uri"):
         if name in (state.output or {}):
             fields.append((name, state.output[name]))
+    spent = (state.output or {}).get("cost")
+    if isinstance(spent, dict):
+        fields.append(("cost", cost_text(spent)))
     indent = "\n" + " " * (LABEL_WIDTH + 3)
     lines = [f"run {state.execution}: {state.shown_status}"]
     lines += [
@@ -107,6 +148,19 @@ def readable_cause(cause: str) -> str:
     if isinstance(parsed, dict) and "StatusReason" in parsed:  # a Batch job's description
         return f"Batch job {parsed.get('JobId', '?')} {parsed.get('Status', '')}: {parsed['StatusReason']}"
     return cause
+
+
+def cost_text(spent: dict[str, Any]) -> str:
+    """`$0.0016 on-demand, $0.0005 on Spot (estimate $0.0016, $0.0005): 1 task, 34.9 s billed 60 s`."""
+    actual, estimate = spent.get("actual") or {}, spent.get("estimate") or {}
+    text = (
+        f"{cost.usd(actual.get('on_demand_usd', 0))} on-demand, {cost.usd(actual.get('spot_usd', 0))} on Spot"
+    )
+    if estimate:
+        text += f" (estimate {cost.usd(estimate['on_demand_usd'])}, {cost.usd(estimate['spot_usd'])})"
+    tasks = actual.get("children", 0)
+    seconds, billed = actual.get("child_seconds", 0), actual.get("billed_seconds", 0)
+    return f"{text}: {tasks} task{'s' if tasks != 1 else ''}, {seconds:g} s, billed {billed:g} s"
 
 
 def exit_code_for(state: RunState) -> int:
@@ -145,9 +199,20 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         except ValueError as err:
             print(f"farm submit: --run-id: {err}", file=sys.stderr)
             return EXIT_USAGE
+    try:
+        max_cost = cost.parse_max_cost(args.max_cost, "--max-cost")
+    except ValueError as err:
+        print(f"farm submit: {err}", file=sys.stderr)
+        return EXIT_USAGE
     client = _client()
-    run_id, arn = client.submit(spec, args.run_id)
-    print(f"submitted {spec} as run {run_id}")
+    refused = _estimate(client, spec, max_cost, show=args.estimate)
+    if refused is not None or args.estimate:
+        return EXIT_OK if refused is None else refused
+    extra: dict[str, Any] = {"priority": args.priority}
+    if max_cost is not None:
+        extra["max_cost"] = max_cost
+    run_id, arn = client.submit(spec, args.run_id, **extra)
+    print(f"submitted {spec} as run {run_id} ({args.priority} queue)")
     print(f"  execution: {arn}")
     if not args.wait:
         print(f"  follow it: farm status {run_id}")
@@ -161,6 +226,35 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     if state.status == "SUCCEEDED":
         print(f"  download:  farm fetch {run_id} --out DIR")
     return exit_code_for(state)
+
+
+def _estimate(client: FarmClient, spec: Path, max_cost: float | None, *, show: bool) -> int | None:
+    """The run's plan and estimated cost from the stack's sizing model, job resources and prices (printed
+    with `show`); an exit code when the spec is invalid or the estimate is over max_cost (the flag's, else
+    the spec's options.max_cost), else None. Nothing is uploaded."""
+    try:
+        catalog, plan, estimate = client.estimate(spec.read_bytes())
+    except FarmError as err:
+        print(f"farm submit: {spec}: {type(err).__name__}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    if show:
+        print(f"estimate for {spec} (catalog {catalog.catalog_id}, {catalog.variant_count:,} variants):")
+        print(f"  {'plan:':<{LABEL_WIDTH}} {plan.basis}")
+        wall = f"{plan.predicted_wall_s:g} s of rendering (the sizing model's wall time)"
+        print(f"  {'predicted:':<{LABEL_WIDTH}} {wall}")
+        print(f"  {'compute:':<{LABEL_WIDTH}} {estimate.basis}")
+        spot, on_demand = cost.usd(estimate.spot_usd), cost.usd(estimate.on_demand_usd)
+        print(
+            f"  {'cost:':<{LABEL_WIDTH}} {spot} on Fargate Spot, {on_demand} on-demand "
+            f"({estimate.currency}, prices of {estimate.prices_date})"
+        )
+    where = "--max-cost" if max_cost is not None else "the spec's options.max_cost"
+    try:
+        cost.check_max_cost(estimate, max_cost if max_cost is not None else catalog.max_cost, where)
+    except cost.CostLimitExceeded as err:
+        print(f"farm submit: refused: {err}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    return None
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -316,6 +410,20 @@ def register(subparsers) -> None:
     submit.add_argument("--wait", action="store_true", help="show progress until the run ends")
     submit.add_argument("--run-id", help="run id (default: <spec name>-<UTC time>-<random>)")
     submit.add_argument("--timeout", type=float, default=None, help="--wait gives up after SECONDS")
+    submit.add_argument(
+        "--estimate", action="store_true", help="print the plan and its estimated cost; start nothing"
+    )
+    submit.add_argument(
+        "--priority",
+        choices=("bulk", "urgent"),
+        default="bulk",
+        help="the job queue: urgent runs are placed before the bulk runs queued ahead of them (default bulk)",
+    )
+    submit.add_argument(
+        "--max-cost",
+        metavar="USD",
+        help="refuse the run when its estimated cost (on-demand) is over USD (overrides options.max_cost)",
+    )
 
     status = command(
         "status", "show a run's latest attempt (or RUN.rN: that attempt) and its children", _cmd_status
@@ -348,5 +456,10 @@ def register(subparsers) -> None:
     fetch = command("fetch", "download a run's renders, manifest.json and index.html (resumable)", _cmd_fetch)
     fetch.add_argument("run_id", metavar="RUN")
     fetch.add_argument("--out", required=True, metavar="DIR")
-    fetch.add_argument("--parts", action="store_true", help="also download the per-child part records")
+    fetch.add_argument(
+        "--parts", action="store_true", help="also download the per-child part records and progress objects"
+    )
     fetch.add_argument("--workers", type=int, default=8, help="concurrent downloads (default 8)")
+
+    watching = command("watch", watch.HELP, lambda args: watch.cmd_watch(args, _client))
+    watch.add_arguments(watching)

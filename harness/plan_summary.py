@@ -2,8 +2,20 @@
 
 Order of the summary: totals; replacements and deletions (what can lose data or break callers); security-
 relevant changes (IAM, KMS, resource policies, security groups) with the principals, actions and ports that
-can be read from the plan; then every change grouped per module and action; then output changes.
-Pure functions over the plan dict: no Terraform, no I/O.
+can be read from the plan; the stack's fixed monthly cost at rest before and after the plan; then every change
+grouped per module and action; then output changes.
+Pure functions over the plan dict: no Terraform, no I/O. The one exception is `summarize`'s default price
+table: given none, it reads config/prices.json (`load_price_document`); callers that can pass the parsed
+table do.
+
+Fixed monthly cost at rest: what the stack costs with no run going, counted from the plan's resources before
+and after it (`fixed_counts`) and priced by `render_worker.cost.monthly_fixed` from the same price table the
+run estimates use: customer-managed KMS keys (per key-month), interface VPC endpoints (per endpoint per
+Availability Zone-hour: the length of `subnet_ids`, or the subnets its configuration takes them from when
+they are known only after apply), NAT gateways (per hour), and EFS file systems, log groups and buckets
+(per GB-month stored: $0 when empty, as they are at rest). The region is the plan's provider
+configuration's (a constant, or the variable it names), else the caller's, else us-east-1; the section says
+which. Fargate compute is billed per run (each run's manifest has its cost) and is never part of it.
 """
 
 from __future__ import annotations
@@ -11,10 +23,16 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
+from harness.paths import REPO
+from render_worker import cost
+
 UNKNOWN = "(known after apply)"
+PRICES_PATH = REPO / "config" / "prices.json"
+DEFAULT_REGION = "us-east-1"
 
 IAM_TYPES = {
     "aws_iam_role",
@@ -419,8 +437,17 @@ def _replace_reason(rc: dict[str, Any]) -> str:
     return text
 
 
-def summarize(plan: dict[str, Any], env: str, note: str | None = None) -> str:
-    """The whole Markdown summary."""
+def summarize(
+    plan: dict[str, Any],
+    env: str,
+    note: str | None = None,
+    prices: Mapping[str, Any] | None = None,
+    region: str | None = None,
+) -> str:
+    """The whole Markdown summary. `prices` is the parsed price table (config/prices.json, read here when
+    None); `region` prices a plan whose provider configuration names none."""
+    if prices is None:
+        prices = load_price_document(PRICES_PATH)
     index_configuration(plan)
     resource_changes = plan.get("resource_changes") or []
     managed = [rc for rc in resource_changes if rc.get("mode", "managed") == "managed"]
@@ -497,6 +524,8 @@ def summarize(plan: dict[str, Any], env: str, note: str | None = None) -> str:
     if not any_security:
         out += ["None.", ""]
 
+    out += fixed_cost_section(plan, prices, region)
+
     out += ["## Changes per module", ""]
     per_module: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for rc in changed:
@@ -521,3 +550,193 @@ def summarize(plan: dict[str, Any], env: str, note: str | None = None) -> str:
         out.append(f"- {changed_outputs[name]}: {_code(name)}")
     out.append("")
     return "\n".join(out)
+
+
+# ---- fixed monthly cost at rest ----------------------------------------------------------------------------
+
+# Resource type -> the item of render_worker.cost.FIXED_ITEMS it counts as (interface endpoints: see below).
+FIXED_TYPES = {
+    "aws_kms_key": "kms_keys",
+    "aws_nat_gateway": "nat_gateways",
+    "aws_efs_file_system": "efs_file_systems",
+    "aws_cloudwatch_log_group": "log_groups",
+    "aws_s3_bucket": "s3_buckets",
+}
+ENDPOINT_ITEM = "interface_endpoint_azs"
+MAX_COST_CHANGES = 20  # created/deleted cost-bearing resources listed under the table
+
+
+def load_price_document(path: Path) -> dict[str, Any]:
+    """The parsed price table at `path` (config/prices.json): the only file this module reads."""
+    return json.loads(Path(path).read_text())
+
+
+def plan_region(plan: dict[str, Any], given: str | None = None) -> tuple[str, str]:
+    """(region, where it came from): the root aws provider's `region` in the plan's configuration (a constant,
+    or the root variable it names, with the value the plan was made with), else `given`, else us-east-1."""
+    providers = (plan.get("configuration") or {}).get("provider_config") or {}
+    config = providers.get("aws")
+    if config is None:
+        config = next(
+            (c for _, c in sorted(providers.items()) if c.get("name") == "aws" and not c.get("alias")), None
+        )
+    expression = ((config or {}).get("expressions") or {}).get("region") or {}
+    if isinstance(expression.get("constant_value"), str) and expression["constant_value"]:
+        return expression["constant_value"], "the plan's provider configuration"
+    for reference in expression.get("references") or []:
+        if reference.startswith("var."):
+            name = reference.removeprefix("var.")
+            value = ((plan.get("variables") or {}).get(name) or {}).get("value")
+            if isinstance(value, str) and value:
+                return value, f"the plan's variable `{name}`, which the provider configuration uses"
+    if given:
+        return given, "given to the summary (the plan's provider configuration names none)"
+    return DEFAULT_REGION, "the default: neither the plan nor the caller names a region"
+
+
+def _subnet_count(rc: dict[str, Any], side: dict[str, Any], planned: bool, plan_rcs: list) -> tuple[int, str]:
+    """How many subnets (AZs) an interface endpoint is placed in, and how that was found ("" when read)."""
+    subnets = side.get("subnet_ids")
+    if isinstance(subnets, list):
+        return len(subnets), ""
+    unknown = (rc["change"].get("after_unknown") or {}).get("subnet_ids") if planned else None
+    if isinstance(unknown, list):
+        return len(unknown), ""
+    if planned:
+        source = config_reference(rc, "subnet_ids", "aws_subnet.", qualify=False)
+        if source:
+            kind, _, name = source.partition(".")
+            module = rc.get("module_address")
+            subnets_planned = sum(
+                1
+                for other in plan_rcs
+                if other["type"] == kind
+                and other.get("name") == name
+                and other.get("module_address") == module
+                and other.get("mode", "managed") == "managed"
+                and other["change"].get("after") is not None
+            )
+            if subnets_planned:
+                where = f"{module}.{source}" if module else source
+                return subnets_planned, f"subnets known after apply: {subnets_planned} planned `{where}`"
+    return 1, "subnets unknown: counted as one AZ, so this is a lower bound"
+
+
+def fixed_counts(plan: dict[str, Any]) -> dict[str, Any]:
+    """Cost-bearing resources of the plan, before and after it: {"before": {item: n}, "after": {item: n},
+    "endpoints": (before, after), "notes": [...], "created": [...], "deleted": [...]}."""
+    rcs = [rc for rc in plan.get("resource_changes") or [] if rc.get("mode", "managed") == "managed"]
+    counts: dict[str, Counter] = {"before": Counter(), "after": Counter()}
+    endpoints = {"before": 0, "after": 0}
+    notes: list[str] = []
+    created: list[str] = []
+    deleted: list[str] = []
+    for rc in sorted(rcs, key=lambda r: r["address"]):
+        item = FIXED_TYPES.get(rc["type"])
+        if rc["type"] == "aws_vpc_endpoint":
+            item = ENDPOINT_ITEM
+        if item is None:
+            continue
+        change = rc["change"]
+        sides = {"before": change.get("before"), "after": change.get("after")}
+        counted = False
+        for name, side in sides.items():
+            if side is None:
+                continue
+            if item == ENDPOINT_ITEM:
+                if (side.get("vpc_endpoint_type") or "Gateway") != "Interface":
+                    continue
+                azs, how = _subnet_count(rc, side, name == "after", rcs)
+                counts[name][item] += azs
+                endpoints[name] += 1
+                if how:
+                    notes.append(f"{_code(rc['address'])}: {how}")
+            else:
+                counts[name][item] += 1
+            counted = True
+        if counted and sides["before"] is None:
+            created.append(rc["address"])
+        elif counted and sides["after"] is None:
+            deleted.append(rc["address"])
+    return {
+        "before": dict(counts["before"]),
+        "after": dict(counts["after"]),
+        "endpoints": (endpoints["before"], endpoints["after"]),
+        "notes": notes,
+        "created": created,
+        "deleted": deleted,
+    }
+
+
+def _signed(amount: float) -> str:
+    if round(amount, 6) == 0:
+        return "no change"
+    return ("+" if amount > 0 else "-") + cost.usd(abs(amount))
+
+
+def fixed_cost_section(
+    plan: dict[str, Any], prices: Mapping[str, Any], region: str | None = None
+) -> list[str]:
+    """The "Fixed monthly cost at rest" section: a table of items before -> after the plan, priced from the
+    price table `prices` (parsed config/prices.json) for the plan's region."""
+    out = ["## Fixed monthly cost at rest", ""]
+    chosen, how = plan_region(plan, region)
+    try:
+        table = cost.PriceTable.from_document(dict(prices))
+        row = table.region(chosen)
+    except ValueError as exc:
+        return [*out, f"Not computed for {chosen} ({how}): {exc}.", ""]
+    counts = fixed_counts(plan)
+    before = cost.monthly_fixed(counts["before"], row)
+    after = cost.monthly_fixed(counts["after"], row)
+    lower_bound = any("lower bound" in n for n in counts["notes"])
+    out += [
+        "What the stack costs each month with no run going. Fargate compute is billed per run, not here: "
+        "each run's cost is in its manifest and completion message (`farm submit --estimate` before it). "
+        "Storage (EFS, log groups, buckets) is priced per GB-month and counted empty: what runs leave in it "
+        "(renders, logs) adds to this. Requests, data processed and log ingestion are usage, not counted.",
+        "",
+        "| item | count before -> after | unit price | monthly before -> after |",
+        "|---|---:|---|---:|",
+    ]
+    for old, new in zip(before["items"], after["items"], strict=True):
+        label = old["label"]
+        count = f"{_count(old['count'])} -> {_count(new['count'])}"
+        if old["item"] == ENDPOINT_ITEM:
+            was, now = counts["endpoints"]
+            count += f" ({was} -> {now} endpoints)"
+        unit = f"{cost.price(old['unit_usd'])} {old['unit']}"
+        if old["unit_month_usd"] != old["unit_usd"]:
+            unit += f" ({cost.usd(old['unit_month_usd'])} a month)"
+        if old["item"] == "log_groups":
+            unit += f"; {cost.price(row.logs_ingest_gb)} per GB ingested (per run)"
+        monthly = f"{cost.usd(old['monthly_usd'])} -> {cost.usd(new['monthly_usd'])}"
+        out.append(f"| {label} | {count} | {unit} | {monthly} |")
+    at_least = "at least " if lower_bound else ""
+    total_before, total_after = before["total_usd"], after["total_usd"]
+    out += [
+        f"| **total** | | | **{cost.usd(total_before)} -> {at_least}{cost.usd(total_after)}** |",
+        "",
+        f"Change: **{_signed(total_after - total_before)}** a month "
+        f"({row.hours_per_month:g} hours a month for hourly items).",
+        "",
+    ]
+    for note in counts["notes"]:
+        out.append(f"- {note}")
+    shown_changes = [("created", a) for a in counts["created"]] + [("deleted", a) for a in counts["deleted"]]
+    for action, address in shown_changes[:MAX_COST_CHANGES]:
+        out.append(f"- {action}: {_code(address)}")
+    if len(shown_changes) > MAX_COST_CHANGES:
+        out.append(f"- ... and {len(shown_changes) - MAX_COST_CHANGES} more")
+    if counts["notes"] or shown_changes:
+        out.append("")
+    out += [
+        f"Prices: {row.region} ({how}), {row.currency}, price table of {row.date} "
+        f"(config/prices.json, recorded from {', '.join(row.source)}; not fetched live).",
+        "",
+    ]
+    return out
+
+
+def _count(value: float) -> str:
+    return f"{value:g}"

@@ -275,9 +275,11 @@ def workspace(env: str, endpoint_url: str | None = None) -> Workspace:
 
 
 def copy_roots(dest: Path, env: str) -> Path:
-    """Copy modules/ and envs/<env> into dest (same layout, no .terraform); return the copied env root."""
+    """Copy modules/, config/ (the price table the env roots read) and envs/<env> into dest (same layout, no
+    .terraform); return the copied env root."""
     ignore = shutil.ignore_patterns(".terraform", "terraform.tfstate*", "*.tfplan", "__pycache__")
     shutil.copytree(MODULES_DIR, dest / "modules", ignore=ignore)
+    shutil.copytree(REPO / "config", dest / "config", ignore=ignore)
     shutil.copytree(ENVS_DIR / env, dest / "envs" / env, ignore=ignore)
     return dest / "envs" / env
 

@@ -10,7 +10,14 @@ What AWS Batch does and we reproduce:
   exceeding attemptDurationSeconds is not retried;
 - every attempt recorded (exit code, reason, log stream, times); output in /aws/batch/job;
 - placement: an attempt runs in the first compute environment of its queue, in order, with free vCPUs for it,
-  and at most LOCALCLOUD_BATCH_CONCURRENCY at once (SlotPool); a job no environment can hold stays RUNNABLE;
+  and at most LOCALCLOUD_BATCH_CONCURRENCY at once (SlotPool); among waiters that fit, the one whose job queue
+  has the highest priority goes first, oldest first within a priority; a job no environment can hold stays
+  RUNNABLE with AWS's blocked statusReason (MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE, or
+  ACTION_REQUIRED when every environment is INVALID);
+- jobStateTimeLimitActions of the job queue (patches/batch.py stores them): blocked jobs whose reason an entry
+  names are cancelled after its maxTimeSeconds (faults' job_state_time_limit_s in tests) and end FAILED
+  "Canceled by JobStateTimeLimit action due to reason: <code> (RUNNABLE for <s> s)"; an array parent whose
+  children were cancelled so says it after "Array Child Job failed: N of M";
 - Fargate Spot interruptions, when a test switches that fault on (localcloud/faults.py): an attempt placed in
   a Spot environment gets SIGTERM, then SIGKILL, and ends "Your Spot Task was interrupted." (never the last
   attempt).
@@ -73,6 +80,7 @@ class _Ticket:
     wake: threading.Condition  # on the pool's lock: a placement wakes this waiter alone
     placement: Placement | None = None
     gone: bool = False  # its job was stopped while it waited: no longer in the pool's queues
+    blocked: str | None = None  # the statusReason it carries while blocked (SlotPool._flag)
 
 
 def job_vcpus(job) -> float:
@@ -94,17 +102,107 @@ def max_vcpus(environment) -> float | None:
         return None
 
 
+# ---- blocked jobs (RUNNABLE, and no compute environment can ever hold them) --------------------------------
+
+# AWS's statusReason of a RUNNABLE job blocked at the head of its queue (job_stuck_in_runnable.html): the code
+# before " - " is what a jobStateTimeLimitActions entry names as its `reason`.
+MAX_RESOURCE_CODE = "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE"
+MAX_RESOURCE_REASON = (
+    f"{MAX_RESOURCE_CODE} - CE(s) associated with the job queue cannot meet the CPU requirement of the job."
+)
+INVALID_CODE = "ACTION_REQUIRED"
+INVALID_REASON = f"{INVALID_CODE} - CE(s) associated with the job queue are invalid."
+ACTIONABLE_CODES = (MAX_RESOURCE_CODE,)  # AWS offers no action for invalid compute environments
+TIME_LIMIT_REASON = "Canceled by JobStateTimeLimit action due to reason: "
+
+
+def blocked_reason(queue, vcpus: float) -> str | None:
+    """Why a job of `vcpus` can never run in `queue` (AWS's statusReason), or None: every compute environment
+    of the queue INVALID, or every one's maxvCpus below the job's VCPU. A queue without environments is not
+    blocked, and the state (ENABLED/DISABLED) of a queue or environment plays no part: on AWS a DISABLED one
+    is no blocked reason (the job waits)."""
+    environments = list(getattr(queue, "environments", None) or [])
+    if not environments:
+        return None
+    if all(_invalid(env) for env in environments):
+        return INVALID_REASON
+    ceilings = [max_vcpus(env) for env in environments]
+    if all(ceiling is not None and ceiling + 1e-9 < vcpus for ceiling in ceilings):
+        return MAX_RESOURCE_REASON
+    return None
+
+
+def _invalid(environment) -> bool:
+    return str(getattr(environment, "status", "") or "").upper() == "INVALID"
+
+
+def queue_priority(queue) -> int:
+    """A job queue's priority as an integer (moto keeps what the request sent, maybe a string); 0 if none."""
+    try:
+        return int(getattr(queue, "priority", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def time_limit_seconds(queue, code: str) -> float | None:
+    """maxTimeSeconds of the queue's jobStateTimeLimitActions entry for RUNNABLE jobs blocked for `code`
+    (the first that matches), None if it has none. Read at each use: UpdateJobQueue may replace the list."""
+    for entry in getattr(queue, "job_state_time_limit_actions", None) or []:
+        if (
+            str(entry.get("state", "")).upper() == "RUNNABLE"
+            and entry.get("reason") == code
+            and str(entry.get("action", "")).upper() in ("CANCEL", "TERMINATE")
+        ):
+            try:
+                return float(entry["maxTimeSeconds"])
+            except (KeyError, TypeError, ValueError):
+                return None
+    return None
+
+
+def scope_name(job) -> str:
+    """The name faults' `scope` is matched against: an array child's parent's name, else the job's."""
+    return str(getattr(getattr(job, "_lc_parent", None) or job, "job_name", "") or "")
+
+
+def seconds_text(seconds: float) -> str:
+    """600 -> "600", 1.004 -> "1", 0.5 -> "0.5": whole seconds from 10 s on, tenths below."""
+    return f"{round(seconds) if seconds >= 10 else round(seconds, 1):g}"
+
+
+@dataclasses.dataclass
+class _Block:
+    """A (queue, VCPU) whose waiters are blocked: AWS's reason, and since when (monotonic)."""
+
+    reason: str
+    since: float
+
+
 class SlotPool:
     """Where and when Batch jobs and array children run, as AWS Batch places them: on the first compute
     environment of the job's queue, in the queue's order, whose free vCPUs (maxvCpus minus the VCPU of the
     jobs running there) hold the job's VCPU; and never more than `size` jobs at once
     (LOCALCLOUD_BATCH_CONCURRENCY, the host's cap, default its cores).
 
-    FIFO: the oldest waiter that fits somewhere goes first. Waiters queue per (job queue, VCPU), so a job no
-    environment of its queue can ever hold stays RUNNABLE, as on AWS, without holding up jobs that fit.
-    Each waiter sleeps on a condition of its own (no polling; a release wakes only the waiter it places, so
-    10,000 queued children cost no CPU); `wake_all` lets terminated jobs stop waiting. Capacity is read at
-    each placement (a job's arrival or release, or `reconsider` after UpdateComputeEnvironment).
+    Order: among the waiters that fit somewhere, the one whose job queue has the highest `priority` goes
+    first ("job queues with a higher priority are evaluated first"), the oldest first among equal priorities
+    (FIFO). The priority is read at each placement, so UpdateJobQueue applies at the next one. Waiters queue
+    per (job queue, VCPU), so a job no environment of its queue can ever hold stays RUNNABLE, as on AWS,
+    without holding up jobs that fit. Each waiter sleeps on a condition of its own (no polling; a release
+    wakes only the waiter it places, so 10,000 queued children cost no CPU); `wake_all` lets terminated jobs
+    stop waiting. Capacity is read at each placement (a job's arrival or release, or `reconsider` after
+    UpdateComputeEnvironment / UpdateJobQueue).
+
+    Blocked jobs: a waiter that no compute environment of its queue can ever hold (`blocked_reason`: every
+    maxvCpus below its VCPU, or every environment INVALID) carries AWS's statusReason while it waits (the
+    job's statusReason in DescribeJobs and ListJobs), cleared when it is placed. Blockedness is per (queue,
+    VCPU), found at a waiter's arrival and re-read by `reconsider`. When the queue has a
+    jobStateTimeLimitActions entry (state RUNNABLE) naming that reason's code, the queue's blocked jobs are
+    cancelled once its head (the oldest blocked waiter of the queue for that reason) has been blocked for
+    maxTimeSeconds (faults' `job_state_time_limit_s` instead, for jobs in its scope): every blocked waiter of
+    the queue at once, not one head every maxTimeSeconds, so an array whose children are all blocked ends in
+    one step. One timer thread per pool sleeps until the earliest such deadline (no polling; it also wakes
+    when blockedness, a queue's actions or the fault setting change).
     """
 
     def __init__(self, size: int):
@@ -114,6 +212,10 @@ class SlotPool:
         self._held: dict[str, float] = {}  # compute environment ARN -> VCPU of the jobs running there
         self._waiting: dict[tuple[str, float], collections.deque[_Ticket]] = {}
         self._order = itertools.count()
+        self._blocked: dict[tuple[str, float], _Block] = {}  # keys of _waiting whose waiters are blocked
+        self._timer = threading.Condition(self._lock)  # the time-limit thread sleeps on it
+        self._timer_thread: threading.Thread | None = None
+        self._next_wake: float | None = None  # when the timer wakes (monotonic); -inf: a recompute is due
 
     @property
     def running(self) -> int:
@@ -131,14 +233,22 @@ class SlotPool:
         with self._lock:
             return self._held.get(environment_arn, 0.0)
 
+    def blocked(self) -> dict[tuple[str, float], str]:
+        """(job queue ARN, VCPU) -> the statusReason of its blocked waiters."""
+        with self._lock:
+            return {key: block.reason for key, block in self._blocked.items()}
+
     def acquire(self, job) -> Placement | None:
-        """Waits until the job is placed (its Placement) or stopped (None)."""
+        """Waits until the job is placed (its Placement) or stopped (None): terminated, or cancelled by its
+        queue's jobStateTimeLimitActions."""
         vcpus = job_vcpus(job)
         key = (str(getattr(job.job_queue, "arn", "") or id(job.job_queue)), vcpus)
         with self._lock:
             ticket = _Ticket(job, vcpus, next(self._order), threading.Condition(self._lock))
             self._waiting.setdefault(key, collections.deque()).append(ticket)
             self._dispatch()
+            if ticket.placement is None and not job.stop:
+                self._arrived(key, ticket)
             while ticket.placement is None and not job.stop:
                 ticket.wake.wait()
             placement = ticket.placement
@@ -155,23 +265,45 @@ class SlotPool:
             self._give_back(placement)
 
     def reconsider(self) -> None:
-        """Place what now fits: a compute environment's maxvCpus changed (UpdateComputeEnvironment)."""
+        """Re-read what compute environments and queues allow (UpdateComputeEnvironment, UpdateJobQueue):
+        which waiters are blocked, the queues' time-limit actions, and place what now fits."""
         with self._lock:
+            self._reevaluate()
+            if self._blocked:
+                self._kick_timer()
             self._dispatch()
+
+    def time_limits_changed(self) -> None:
+        """How long a jobStateTimeLimitActions entry waits may have changed (job_state_time_limit_s)."""
+        with self._lock:
+            if self._blocked:
+                self._kick_timer()
 
     def wake_all(self) -> None:
         """Wake every waiter whose job was stopped (terminate calls it), so it stops waiting."""
         with self._lock:
-            for key, queue in list(self._waiting.items()):
-                stopped = [t for t in queue if t.job.stop]
-                for ticket in stopped:
-                    queue.remove(ticket)
-                    ticket.gone = True
-                    ticket.wake.notify()
-                if not queue:
-                    del self._waiting[key]
+            self._sweep(list(self._waiting))
 
     # ---- under the lock -------------------------------------------------------------------------------
+
+    def _sweep(self, keys) -> None:
+        """Take stopped waiters out of these keys' queues and wake them."""
+        for key in keys:
+            queue = self._waiting.get(key)
+            if queue is None:
+                continue
+            stopped = [t for t in queue if t.job.stop]
+            for ticket in stopped:
+                queue.remove(ticket)
+                ticket.gone = True
+                ticket.wake.notify()
+            if not queue:
+                self._drop(key)
+
+    def _drop(self, key: tuple[str, float]) -> None:
+        """A (queue, VCPU) has no waiters left: it is no longer blocked either."""
+        del self._waiting[key]
+        self._blocked.pop(key, None)
 
     def _give_back(self, placement: Placement) -> None:
         arn = placement.environment.arn
@@ -187,35 +319,40 @@ class SlotPool:
             with contextlib.suppress(ValueError):
                 queue.remove(ticket)
             if not queue:
-                del self._waiting[key]
+                self._drop(key)
         ticket.gone = True
 
     def _fit(self, ticket: _Ticket):
-        """The first compute environment of the ticket's queue, in order, with room for its vCPUs."""
+        """The first compute environment of the ticket's queue, in order, with room for its vCPUs (an INVALID
+        one holds nothing; moto never reports one)."""
         for environment in getattr(ticket.job.job_queue, "environments", None) or []:
+            if _invalid(environment):
+                continue
             ceiling = max_vcpus(environment)
             if ceiling is None or self._held.get(environment.arn, 0.0) + ticket.vcpus <= ceiling + 1e-9:
                 return environment
         return None
 
     def _dispatch(self) -> None:
-        """Place waiters, oldest first among those that fit, while the host cap allows."""
+        """Place waiters, highest queue priority first, then oldest first, among those that fit, while the
+        host cap allows."""
         while self._running < self.size:
-            chosen = None  # (order, environment, queue)
+            chosen = None  # (rank, environment, queue); rank (-priority, order): the smallest goes first
             for key, queue in list(self._waiting.items()):
                 while queue and queue[0].job.stop:  # stopped meanwhile: its waiter returns None
                     stopped = queue.popleft()
                     stopped.gone = True
                     stopped.wake.notify()
                 if not queue:
-                    del self._waiting[key]
+                    self._drop(key)
                     continue
                 head = queue[0]
-                if chosen is not None and head.order > chosen[0]:
+                rank = (-queue_priority(head.job.job_queue), head.order)
+                if chosen is not None and rank > chosen[0]:
                     continue
                 environment = self._fit(head)
                 if environment is not None:
-                    chosen = (head.order, environment, queue)
+                    chosen = (rank, environment, queue)
             if chosen is None:
                 return
             _, environment, queue = chosen
@@ -224,7 +361,154 @@ class SlotPool:
             ticket.placement = Placement(environment, ticket.vcpus)
             self._held[environment.arn] = self._held.get(environment.arn, 0.0) + ticket.vcpus
             self._running += 1
+            self._unflag(ticket)
             ticket.wake.notify()
+
+    # ---- blocked waiters and jobStateTimeLimitActions (under the lock) -------------------------------------
+
+    def _flag(self, ticket: _Ticket, reason: str) -> None:
+        """The waiter is blocked: AWS's reason becomes its job's statusReason while it waits."""
+        ticket.blocked = reason
+        if not ticket.job.stop:
+            ticket.job.job_stopped_reason = reason
+
+    def _unflag(self, ticket: _Ticket) -> None:
+        """No longer blocked (placed, or an update made room): clear the reason we set (not a terminate's)."""
+        job = ticket.job
+        if (
+            ticket.blocked is not None
+            and not job.stop
+            and getattr(job, "job_stopped_reason", None) == ticket.blocked
+        ):
+            job.job_stopped_reason = None
+        ticket.blocked = None
+
+    def _arrived(self, key: tuple[str, float], ticket: _Ticket) -> None:
+        """A waiter that was not placed at once: blocked if its (queue, VCPU) is; the blocked clock of a
+        (queue, VCPU) starts with its first blocked waiter. O(1) for the 10,000th child of a blocked array."""
+        block = self._blocked.get(key)
+        if block is None:
+            reason = blocked_reason(ticket.job.job_queue, ticket.vcpus)
+            if reason is None:
+                return
+            block = self._blocked[key] = _Block(reason, time.monotonic())
+            self._flag(ticket, reason)
+            self._kick_timer()
+            return
+        self._flag(ticket, block.reason)
+        deadline = self._deadline(ticket, key, block.reason)  # sooner than the timer's wake: another name
+        if deadline is not None and (self._next_wake is None or deadline < self._next_wake):
+            self._kick_timer()
+
+    def _reevaluate(self) -> None:
+        """Which (queue, VCPU) are blocked now, after an environment or queue changed."""
+        now = time.monotonic()
+        for key, queue in self._waiting.items():
+            waiters = [t for t in queue if not t.job.stop]
+            if not waiters:
+                continue
+            reason = blocked_reason(waiters[0].job.job_queue, key[1])
+            block = self._blocked.get(key)
+            if reason is None:
+                if block is not None:
+                    del self._blocked[key]
+                    for ticket in waiters:
+                        self._unflag(ticket)
+            elif block is None or block.reason != reason:
+                self._blocked[key] = _Block(reason, now)
+                for ticket in waiters:
+                    self._flag(ticket, reason)
+
+    def _kick_timer(self) -> None:
+        """Have the time-limit thread (started on first use) recompute its deadlines now."""
+        if self._timer_thread is None:
+            self._timer_thread = threading.Thread(
+                target=self._time_limits, name="localcloud-batch-time-limits", daemon=True
+            )
+            self._timer_thread.start()
+        self._next_wake = float("-inf")  # a recompute is pending: arrivals need not kick again
+        self._timer.notify()
+
+    def _head_since(self, queue_arn: str, reason: str) -> float | None:
+        """Since when the queue's head has been blocked for `reason`: its oldest blocked (queue, VCPU)."""
+        found = [b.since for (arn, _), b in self._blocked.items() if arn == queue_arn and b.reason == reason]
+        return min(found) if found else None
+
+    def _limit(self, job, code: str, cache: dict[str, float | None] | None = None) -> float | None:
+        """Seconds the queue's action for `code` waits for this job: faults' job_state_time_limit_s in scope,
+        else maxTimeSeconds; None when the queue has no such action."""
+        max_time = time_limit_seconds(job.job_queue, code)
+        if max_time is None:
+            return None
+        name = scope_name(job)
+        if cache is not None and name in cache:
+            override = cache[name]
+        else:
+            override = faults.job_state_time_limit(name)
+            if cache is not None:
+                cache[name] = override
+        return max_time if override is None else override
+
+    def _deadline(self, ticket: _Ticket, key: tuple[str, float], reason: str) -> float | None:
+        code = reason.split(" - ", 1)[0]
+        if code not in ACTIONABLE_CODES:
+            return None
+        limit = self._limit(ticket.job, code)
+        since = self._head_since(key[0], reason)
+        return None if limit is None or since is None else since + limit
+
+    def _time_limits(self) -> None:
+        """The time-limit thread: apply due actions, sleep until the next deadline or a kick."""
+        with self._lock:
+            while True:
+                now = time.monotonic()
+                try:
+                    self._next_wake = self._apply_time_limits(now)
+                except Exception:  # never lose the thread; try again a little later
+                    log.exception("jobStateTimeLimitActions: could not apply")
+                    self._next_wake = now + 5.0
+                self._timer.wait(None if self._next_wake is None else max(0.0, self._next_wake - now))
+
+    def _apply_time_limits(self, now: float) -> float | None:
+        """Cancel the blocked waiters whose queue's action is due; when (monotonic) the next one is due. An
+        arrival compares its own deadline with that, so the 10,000th child does not wake the thread."""
+        groups: dict[tuple[str, str], list[tuple[str, float]]] = {}
+        for key, block in self._blocked.items():
+            if block.reason.split(" - ", 1)[0] in ACTIONABLE_CODES:
+                groups.setdefault((key[0], block.reason), []).append(key)
+        next_due: float | None = None
+        for (queue_arn, reason), keys in groups.items():
+            code = reason.split(" - ", 1)[0]
+            since = min(self._blocked[key].since for key in keys)
+            cache: dict[str, float | None] = {}
+            due: list[tuple[str, float]] = []
+            for key in keys:
+                for ticket in self._waiting.get(key, ()):
+                    if ticket.job.stop:
+                        continue
+                    limit = self._limit(ticket.job, code, cache)
+                    if limit is None:
+                        break  # the queue has no action for this reason: none of its waiters is due
+                    if since + limit <= now:
+                        self._cancel(ticket, code, now - since)
+                        due.append(key)
+                    elif next_due is None or since + limit < next_due:
+                        next_due = since + limit
+            if due:
+                log.info(
+                    "queue %s: blocked jobs cancelled by its JobStateTimeLimit action (%s)", queue_arn, code
+                )
+                self._sweep(set(due))
+        return next_due
+
+    def _cancel(self, ticket: _Ticket, code: str, waited: float) -> None:
+        """Cancel a blocked waiter as the queue's action does: its job ends FAILED and never runs."""
+        job = ticket.job
+        seconds = seconds_text(waited)
+        job._lc_time_limit = (code, seconds)  # the array parent's statusReason names it (run_array_parent)
+        ticket.blocked = None
+        job.job_stopped_reason = f"{TIME_LIMIT_REASON}{code} (RUNNABLE for {seconds} s)"
+        job.stop = True  # as moto's terminate: the waiter returns None, run_job ends the job FAILED
 
 
 _slots: SlotPool | None = None
@@ -237,6 +521,16 @@ def slots() -> SlotPool:
         if _slots is None:
             _slots = SlotPool(config.batch_concurrency())
         return _slots
+
+
+def _time_limits_changed() -> None:
+    """faults' job_state_time_limit_s was set or cleared: blocked jobs' deadlines move at once."""
+    pool = _slots
+    if pool is not None:
+        pool.time_limits_changed()
+
+
+faults.on_change(_time_limits_changed)
 
 
 def _millis(moment: datetime) -> int:
@@ -746,6 +1040,9 @@ def run_array_parent(job) -> None:
             failed = states.count("FAILED")
             job.job_started_at = job.job_started_at if job.job_started_at.year > 1970 else datetime.now()
             reason = f"{CHILD_FAILED_REASON}: {failed} of {len(states)}" if failed else None
+            limited = next((c._lc_time_limit for c in children if getattr(c, "_lc_time_limit", None)), None)
+            if reason and limited:  # what Step Functions' .sync shows the operator: why the children failed
+                reason += f" ({TIME_LIMIT_REASON}{limited[0]} after {limited[1]} s in RUNNABLE)"
             if job.stop:  # TerminateJob of the parent: as on AWS, DescribeJobs then returns its reason
                 reason = job.job_stopped_reason or "Job terminated"
             _finish(job, failed == 0 and not job.stop, reason)

@@ -14,6 +14,15 @@ The server keeps one set of settings (thread-safe) and counts what it injected, 
   `TooManyRequestsException` (HTTP 429, "Rate Exceeded."), which the execution sees as
   `Lambda.TooManyRequestsException` (patches/sfn_lambda.py).
 
+One setting is a time scale, not a rate: `job_state_time_limit_s` (seconds, > 0; default None = off). While
+it is set, every job queue's `jobStateTimeLimitActions` entry acts after that many seconds instead of its
+`maxTimeSeconds` (AWS's minimum is 600 s, more than a test can wait): a job blocked in RUNNABLE
+(batch_runner.SlotPool) is cancelled that soon, and its statusReason reports the seconds it actually waited.
+`scope` limits it to jobs whose name (an array child: its parent's) contains the scope; other jobs keep
+`maxTimeSeconds`. It creates no action: a queue without a matching entry never cancels anything. It is
+not counted under `injected`/`seen`, but makes `active` true. Setting or clearing it takes effect at once for
+jobs already blocked (`on_change` listeners: batch_runner re-reads its deadlines).
+
 A target (one Batch job or array child, one S3 key, one function and payload) is hit at most `max_repeats`
 times, so every fault stays survivable by the retries the farm has (Batch attempts, boto3's standard retries,
 the state machine's Retry). `scope`, when set, limits faults to targets whose name contains it (a run id
@@ -26,11 +35,15 @@ settings and counters, `DELETE` clears the settings (counters stay readable unti
         ...
         f.get()["injected"]   # {"spot_reclaim": n, "s3_put_slowdown": n, "lambda_throttle": n}
     # cleared here, whatever happened; faults.get(endpoint) / faults.unset(endpoint) without the handle
+
+    with faults.set(endpoint, job_state_time_limit_s=1.0, scope=run_id):
+        ...   # a job of run_id blocked in RUNNABLE is cancelled after ~1 s by its queue's action
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 import urllib.error
@@ -54,6 +67,7 @@ DEFAULTS: dict[str, Any] = {
     "scope": None,
     "max_repeats": 2,
     "spot_reclaim_after_s": [0.5, 3.0],
+    "job_state_time_limit_s": None,
 }
 SLOWDOWN_BODY = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
@@ -76,6 +90,20 @@ class _State:
 
 
 _state = _State()
+_listeners: list[Callable[[], None]] = []  # called after every configure/clear (on_change)
+
+
+def on_change(listener: Callable[[], None]) -> None:
+    """Call `listener()` (outside the settings' lock) whenever the settings are replaced or cleared."""
+    _listeners.append(listener)
+
+
+def _changed() -> None:
+    for listener in list(_listeners):
+        try:
+            listener()
+        except Exception:  # a listener's failure must not fail the control route
+            logging.getLogger("localcloud.faults").exception("a faults listener failed")
 
 
 def validate(doc: Any) -> dict[str, Any]:
@@ -108,6 +136,11 @@ def validate(doc: Any) -> dict[str, Any]:
     ):
         raise ValueError("spot_reclaim_after_s must be [min, max] seconds, 0 <= min <= max")
     settings["spot_reclaim_after_s"] = [float(after[0]), float(after[1])]
+    limit = settings["job_state_time_limit_s"]
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int | float) or not limit > 0:
+            raise ValueError(f"job_state_time_limit_s must be a number of seconds > 0, not {limit!r}")
+        settings["job_state_time_limit_s"] = float(limit)
     return settings
 
 
@@ -119,12 +152,13 @@ def configure(settings: dict[str, Any]) -> dict[str, Any]:
     settings = validate(settings)
     with _state.lock:
         _state.settings = settings
-        _state.active = any(settings[k] > 0 for k in KINDS)
+        _state.active = any(settings[k] > 0 for k in KINDS) or settings["job_state_time_limit_s"] is not None
         _state.rng = random.Random(settings["seed"])  # noqa: S311
         _state.injected = dict.fromkeys(KINDS, 0)
         _state.seen = dict.fromkeys(KINDS, 0)
         _state.missed = 0
         _state.per_target = {}
+    _changed()
     return snapshot()
 
 
@@ -133,6 +167,7 @@ def clear() -> dict[str, Any]:
     with _state.lock:
         _state.settings = dict(DEFAULTS)
         _state.active = False
+    _changed()
     return snapshot()
 
 
@@ -170,6 +205,19 @@ def draw(kind: str, target: str, scope_text: str | None = None) -> bool:
         if kind != "spot_reclaim":
             _count(kind, target)
         return True
+
+
+def job_state_time_limit(name: str) -> float | None:
+    """The seconds after which a jobStateTimeLimitActions entry acts on the job named `name` instead of its
+    maxTimeSeconds (the `job_state_time_limit_s` setting, within `scope`); None: maxTimeSeconds applies."""
+    if not _state.active:
+        return None
+    with _state.lock:
+        limit = _state.settings.get("job_state_time_limit_s")
+        scope = _state.settings.get("scope")
+    if limit is None or (scope and scope not in name):
+        return None
+    return limit
 
 
 def spot_delay() -> float:

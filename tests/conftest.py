@@ -56,9 +56,12 @@ def make_spec(
     variants_per_child: int | None = None,
     crash_flat_indexes: Iterable[int] = (),
     fail_once_flat_indexes: Iterable[int] = (),
+    sku_prefix: str = "SKU",
+    **options: Any,
 ) -> dict[str, Any]:
     """A valid catalog of products x variants in every template; `crash_flat_indexes` get CRASH- SKUs (fail
-    every attempt), `fail_once_flat_indexes` FAILONCE- SKUs (fail the run's first attempt only)."""
+    every attempt), `fail_once_flat_indexes` FAILONCE- SKUs (fail the run's first attempt only), the others
+    `sku_prefix` (SLOW: 15 ms longer each, a run long enough to watch); `options`: more spec options."""
     crash, fail_once = set(crash_flat_indexes), set(fail_once_flat_indexes)
     spec: dict[str, Any] = {
         "schema_version": "1.0",
@@ -68,13 +71,15 @@ def make_spec(
         "products": [],
     }
     if variants_per_child is not None:
-        spec["options"] = {"variants_per_child": variants_per_child}
+        options["variants_per_child"] = variants_per_child
+    if options:
+        spec["options"] = options
     flat = 0
     for p in range(products):
         variants = []
         for v in range(variants_per_product):
             colour, colour_name = PALETTE[(p + v) % len(PALETTE)]
-            prefix = "CRASH" if flat in crash else "FAILONCE" if flat in fail_once else "SKU"
+            prefix = "CRASH" if flat in crash else "FAILONCE" if flat in fail_once else sku_prefix
             variants.append({"sku": f"{prefix}-{p:04d}-{v:03d}", "color": colour, "color_name": colour_name})
             flat += 1
         spec["products"].append(

@@ -14,6 +14,7 @@ module "stack" {
   force_destroy_buckets     = false
   lambda_zip_dir            = var.lambda_zip_dir
   log_retention_days        = var.log_retention_days
+  price_table               = jsondecode(file("${path.root}/../../config/prices.json")) # per-run cost and the fixed monthly cost
   name_prefix               = var.name_prefix
   pipeline_branch           = var.pipeline_branch
   sizing                    = var.sizing

@@ -19,7 +19,8 @@ module "stack" {
   force_destroy_buckets     = true
   lambda_zip_dir            = local.lambda_zip_dir
   log_retention_days        = 7
-  max_spec_bytes            = 16777216 # 16 MiB: a 100,000-variant spec (~8 MB) fits; the live SpecTooLarge test stays cheap
+  max_spec_bytes            = 16777216                                                  # 16 MiB: a 100,000-variant spec (~8 MB) fits; the live SpecTooLarge test stays cheap
+  price_table               = jsondecode(file("${path.root}/../../config/prices.json")) # per-run cost and the fixed monthly cost
   name_prefix               = "farm"
   sizing                    = var.sizing
   tags                      = { CostCenter = "local" }

@@ -10,6 +10,13 @@ computeEnvironmentOrder still lists (ClientException "Cannot delete, found exist
 moto deletes it and leaves the queue pointing at nothing, which hides failed replacements of an environment.
 BatchBackend.update_compute_environment applies new computeResources limits (maxvCpus, ...) in place, as
 AWS does; moto ignores them, so a raised maxvCpus never placed a waiting job.
+
+Job queues' jobStateTimeLimitActions (moto ignores them, and Terraform's aws_batch_job_queue reads its
+job_state_time_limit_action blocks back from DescribeJobQueues): CreateJobQueue and UpdateJobQueue
+(BatchResponse.createjobqueue / updatejobqueue) validate and store them on the queue
+(`job_state_time_limit_actions`; UpdateJobQueue with the field replaces the list, without it leaves it),
+JobQueue.describe returns them as given; batch_runner.SlotPool applies them to blocked RUNNABLE jobs. After
+UpdateJobQueue the scheduler re-reads the queue (priority, environments, actions) at once.
 """
 
 from __future__ import annotations
@@ -172,7 +179,8 @@ UPDATABLE_RESOURCES = ("minvCpus", "maxvCpus", "desiredvCpus", "subnets", "secur
 
 def update_compute_environment(self, compute_environment_name, state, compute_resources, service_role):
     """As AWS does (moto leaves a TODO): the new computeResources limits apply in place, and jobs waiting in
-    RUNNABLE are placed at once where the new maxvCpus holds them."""
+    RUNNABLE are placed at once where the new maxvCpus holds them (a job no longer blocked loses its
+    blocked statusReason; one that became blocked gets it)."""
     result = _original_update_compute_environment(
         self, compute_environment_name, state, compute_resources, service_role
     )
@@ -181,11 +189,93 @@ def update_compute_environment(self, compute_environment_name, state, compute_re
         current = getattr(compute_env, "compute_resources", None)
         if isinstance(current, dict):
             current.update({k: v for k, v in compute_resources.items() if k in UPDATABLE_RESOURCES})
-        batch_runner.slots().reconsider()
+    batch_runner.slots().reconsider()  # what fits, and which waiting jobs are blocked, may have changed
+    return result
+
+
+# ---- job queues: jobStateTimeLimitActions, priority -------------------------------------------------------
+
+TIME_LIMIT_ACTIONS = "jobStateTimeLimitActions"
+TIME_LIMIT_STATES = ("RUNNABLE",)
+TIME_LIMIT_ACTION_NAMES = ("CANCEL", "TERMINATE")  # CANCEL for ECS/Fargate/EKS queues; the API lists both
+MIN_TIME_S, MAX_TIME_S = 600, 86400
+
+
+def time_limit_actions(value: Any) -> list[dict[str, Any]]:
+    """A request's jobStateTimeLimitActions, validated as AWS does (ClientException naming the field), as
+    stored and described: each {reason, state, maxTimeSeconds, action}, in the order given."""
+    if not isinstance(value, list):
+        raise ClientException(f"{TIME_LIMIT_ACTIONS} must be a list")
+    actions = []
+    for index, entry in enumerate(value):
+        where = f"{TIME_LIMIT_ACTIONS}[{index}]"
+        if not isinstance(entry, dict):
+            raise ClientException(f"{where} must be an object with reason, state, maxTimeSeconds and action")
+        reason, state = entry.get("reason"), entry.get("state")
+        seconds, action = entry.get("maxTimeSeconds"), entry.get("action")
+        if not isinstance(reason, str) or not reason.strip():
+            raise ClientException(f"{where}.reason must be a non-empty string")
+        if state not in TIME_LIMIT_STATES:
+            raise ClientException(
+                f"{where}.state must be one of {' | '.join(TIME_LIMIT_STATES)}, not {state!r}"
+            )
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int)
+            or not MIN_TIME_S <= seconds <= MAX_TIME_S
+        ):
+            raise ClientException(
+                f"{where}.maxTimeSeconds must be an integer from {MIN_TIME_S} to {MAX_TIME_S},"
+                f" not {seconds!r}"
+            )
+        if action not in TIME_LIMIT_ACTION_NAMES:
+            raise ClientException(
+                f"{where}.action must be one of {' | '.join(TIME_LIMIT_ACTION_NAMES)}, not {action!r}"
+            )
+        actions.append({"reason": reason, "state": state, "maxTimeSeconds": seconds, "action": action})
+    return actions
+
+
+_original_createjobqueue = batch_responses.BatchResponse.createjobqueue
+_original_updatejobqueue = batch_responses.BatchResponse.updatejobqueue
+_original_queue_describe = batch_models.JobQueue.describe
+
+
+def createjobqueue(self) -> str:
+    """moto's CreateJobQueue, plus jobStateTimeLimitActions (validated before anything is created)."""
+    requested = self._get_param(TIME_LIMIT_ACTIONS)
+    actions = time_limit_actions(requested) if requested is not None else []
+    answer = _original_createjobqueue(self)
+    queue = self.batch_backend.get_job_queue(json.loads(answer)["jobQueueArn"])
+    if queue is not None:
+        queue.job_state_time_limit_actions = actions
+    return answer
+
+
+def updatejobqueue(self) -> str:
+    """moto's UpdateJobQueue, plus jobStateTimeLimitActions (replaced when given, else left); the scheduler
+    then re-reads the queue: a new priority, order of environments or action applies at once."""
+    requested = self._get_param(TIME_LIMIT_ACTIONS)
+    actions = time_limit_actions(requested) if requested is not None else None
+    answer = _original_updatejobqueue(self)
+    if actions is not None:
+        queue = self.batch_backend.get_job_queue(json.loads(answer)["jobQueueArn"])
+        if queue is not None:
+            queue.job_state_time_limit_actions = actions
+    batch_runner.slots().reconsider()
+    return answer
+
+
+def describe_job_queue(self) -> dict[str, Any]:
+    result = _original_queue_describe(self)
+    result[TIME_LIMIT_ACTIONS] = [dict(entry) for entry in getattr(self, "job_state_time_limit_actions", [])]
     return result
 
 
 def apply() -> None:
+    batch_responses.BatchResponse.createjobqueue = createjobqueue
+    batch_responses.BatchResponse.updatejobqueue = updatejobqueue
+    batch_models.JobQueue.describe = describe_job_queue
     batch_models.BatchBackend.delete_compute_environment = delete_compute_environment
     batch_models.BatchBackend.update_compute_environment = update_compute_environment
     Job.terminate = terminate

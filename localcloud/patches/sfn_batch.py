@@ -75,19 +75,30 @@ def _build_sync_resolver(self, env, resource_runtime_part, normalised_parameters
 
 def _eval_sync(self, env, sync_resolver, timeout_seconds, callback_endpoint, heartbeat_endpoint):
     """As on AWS, stopping the execution (or the task timing out) terminates the job it is waiting for."""
+    ended = False
     try:
-        return _original_eval_sync(
+        result = _original_eval_sync(
             self, env, sync_resolver, timeout_seconds, callback_endpoint, heartbeat_endpoint
         )
+        ended = True
+        return result
     finally:
         job_id, region, credentials = getattr(sync_resolver, "_localcloud_job", (None, None, None))
         if job_id:
             batch_events.unwatch(job_id)
-        if job_id and not env.is_running():
+        if job_id and (not env.is_running() or not ended):
             from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 
             client = boto_client_for(region=region, service="batch", state_credentials=credentials)
-            client.terminate_job(jobId=job_id, reason="Execution stopped by Step Functions")
+            if not env.is_running():
+                client.terminate_job(jobId=job_id, reason="Execution stopped by Step Functions")
+            elif _still_running(client, job_id):  # left without the job's end: States.Timeout
+                client.terminate_job(jobId=job_id, reason="Step Functions task timed out")
+
+
+def _still_running(client, job_id: str) -> bool:
+    jobs = client.describe_jobs(jobs=[job_id]).get("jobs", [])
+    return bool(jobs) and jobs[0].get("status") not in ("SUCCEEDED", "FAILED")
 
 
 def apply() -> None:

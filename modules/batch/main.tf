@@ -7,6 +7,21 @@ locals {
     on_demand = { type = "FARGATE", order = 2 }
   }
 
+  # The bulk queue keeps the name the single queue had; urgent jobs go first wherever both wait.
+  job_queues = {
+    bulk   = { name = "${var.name_prefix}-queue", priority = 1 }
+    urgent = { name = "${var.name_prefix}-urgent-queue", priority = 100 }
+  }
+
+  # The reasons AWS Batch gives a RUNNABLE job blocked at the head of its queue, which a time limit action may
+  # name (AWS Batch User Guide, "Jobs stuck in a RUNNABLE status"); ACTION_REQUIRED (invalid environments) takes
+  # no action.
+  blocked_reasons = [
+    "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+    "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT",
+  ]
+
   # evaluateOnExit is matched in order (at most 5 entries). Onpatterns may only end with '*'.
   retry_conditions = [
     # A bad spec never gets better: do not retry (docs/contracts.md exit code 65).
@@ -57,10 +72,16 @@ resource "aws_batch_compute_environment" "this" {
   }
 }
 
+# Two queues over the same compute environments: Batch places the jobs of the higher-priority queue first
+# wherever both wait for the same capacity, so an urgent run overtakes the bulk runs queued before it (farm submit
+# --priority urgent). Both cancel a job blocked at their head for runnable_time_limit_s (jobStateTimeLimitActions:
+# a job no environment can ever start, e.g. more vCPU than any maxvCpus), so no run waits in RUNNABLE forever.
 resource "aws_batch_job_queue" "this" {
-  name     = "${var.name_prefix}-queue"
+  for_each = local.job_queues
+
+  name     = each.value.name
   state    = "ENABLED"
-  priority = 1
+  priority = each.value.priority
 
   dynamic "compute_environment_order" {
     for_each = local.compute_environments
@@ -70,7 +91,22 @@ resource "aws_batch_job_queue" "this" {
     }
   }
 
+  dynamic "job_state_time_limit_action" {
+    for_each = local.blocked_reasons
+    content {
+      action           = "CANCEL"
+      max_time_seconds = var.runnable_time_limit_s
+      reason           = job_state_time_limit_action.value
+      state            = "RUNNABLE"
+    }
+  }
+
   tags = var.tags
+}
+
+moved {
+  from = aws_batch_job_queue.this
+  to   = aws_batch_job_queue.this["bulk"]
 }
 
 resource "aws_batch_job_definition" "this" {

@@ -19,13 +19,23 @@ output "job_definition_name" {
 }
 
 output "job_queue_arn" {
-  description = "ARN of the job queue."
-  value       = aws_batch_job_queue.this.arn
+  description = "ARN of the bulk job queue (the default one: render runs without a priority, clean-up jobs)."
+  value       = aws_batch_job_queue.this["bulk"].arn
+}
+
+output "job_queue_arns" {
+  description = "ARNs of the job queues by priority: bulk and urgent (placed first wherever both wait)."
+  value       = { for k, q in aws_batch_job_queue.this : k => q.arn }
 }
 
 output "job_queue_name" {
-  description = "Name of the job queue."
-  value       = aws_batch_job_queue.this.name
+  description = "Name of the bulk job queue."
+  value       = aws_batch_job_queue.this["bulk"].name
+}
+
+output "job_queue_names" {
+  description = "Names of the job queues by priority: bulk and urgent."
+  value       = { for k, q in aws_batch_job_queue.this : k => q.name }
 }
 
 output "job_role_arn" {

@@ -139,6 +139,17 @@ variable "repository_arn" {
   }
 }
 
+variable "runnable_time_limit_s" {
+  description = "Seconds a job may stay blocked at the head of a job queue in RUNNABLE (no compute environment can ever start it: more vCPU than any maxvCpus, no instance that fits, no capacity) before Batch cancels it (jobStateTimeLimitActions). AWS allows 600..86400. The default is generous: a job waiting for capacity that running jobs hold is not blocked, however long the queue."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.runnable_time_limit_s >= 600 && var.runnable_time_limit_s <= 86400 && floor(var.runnable_time_limit_s) == var.runnable_time_limit_s
+    error_message = "runnable_time_limit_s must be a whole number of seconds from 600 to 86400 (AWS Batch's range for maxTimeSeconds)."
+  }
+}
+
 variable "scratch_mount_path" {
   description = "Container path where the EFS scratch volume is mounted; passed to the worker as SCRATCH_DIR."
   type        = string

@@ -1,12 +1,12 @@
-# Every state change of a job in our queue, kept twice: in CloudWatch Logs for people, in SQS for tests and tools.
+# Every state change of a job in our queues, kept twice: in CloudWatch Logs for people, in SQS for tests and tools.
 resource "aws_cloudwatch_event_rule" "this" {
   name        = "${var.name_prefix}-batch-job-state"
-  description = "Batch Job State Change events of the render job queue"
+  description = "Batch Job State Change events of the render job queues"
   event_pattern = jsonencode({
     source      = ["aws.batch"]
     detail-type = ["Batch Job State Change"]
     detail = {
-      jobQueue = [var.job_queue_arn]
+      jobQueue = var.job_queue_arns
     }
   })
   tags = merge(var.tags, { Name = "${var.name_prefix}-batch-job-state" })

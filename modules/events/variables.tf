@@ -1,10 +1,10 @@
-variable "job_queue_arn" {
-  description = "ARN of the Batch job queue whose job state changes are captured."
-  type        = string
+variable "job_queue_arns" {
+  description = "ARNs of the Batch job queues whose job state changes are captured."
+  type        = list(string)
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:batch:[a-z0-9-]+:[0-9]{12}:job-queue/", var.job_queue_arn))
-    error_message = "job_queue_arn must be a Batch job queue ARN."
+    condition     = length(var.job_queue_arns) > 0 && alltrue([for arn in var.job_queue_arns : can(regex("^arn:aws[a-z-]*:batch:[a-z0-9-]+:[0-9]{12}:job-queue/", arn))])
+    error_message = "job_queue_arns must be one or more Batch job queue ARNs."
   }
 }
 

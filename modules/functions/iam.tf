@@ -75,6 +75,14 @@ data "aws_iam_policy_document" "publish_results" {
   }
 
   statement {
+    # The run's actual cost: every attempt's start and stop of the render job's tasks. DescribeJobs has no
+    # resource-level permissions (Service Authorization Reference), hence "*".
+    sid       = "ReadRenderJobAttempts"
+    actions   = ["batch:DescribeJobs"]
+    resources = ["*"]
+  }
+
+  statement {
     sid       = "WriteLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${module.log_group.arns["publish_results"]}:*"]

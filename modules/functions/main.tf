@@ -13,6 +13,10 @@ locals {
       memory_size = 512
       timeout     = 60
       environment = {
+        COST_PRICES                  = var.prices_json
+        JOB_MEMORY_MIB               = tostring(var.job_resources.memory_mib)
+        JOB_QUEUES                   = jsonencode(var.job_queue_arns)
+        JOB_VCPU                     = tostring(var.job_resources.vcpu)
         MAX_SPEC_BYTES               = tostring(var.max_spec_bytes)
         RENDERS_BUCKET               = var.renders_bucket
         SIZING_CHILD_START_S         = tostring(var.sizing.child_start_s)
@@ -26,6 +30,9 @@ locals {
       memory_size = 1024
       timeout     = 300
       environment = {
+        COST_PRICES       = var.prices_json
+        JOB_MEMORY_MIB    = tostring(var.job_resources.memory_mib)
+        JOB_VCPU          = tostring(var.job_resources.vcpu)
         MAX_SPEC_BYTES    = tostring(var.max_spec_bytes)
         OUTPUT_KMS_KEY_ID = var.storage_key_arn
         RENDERS_BUCKET    = var.renders_bucket

@@ -14,6 +14,29 @@ variable "functions_key_arn" {
   }
 }
 
+variable "job_queue_arns" {
+  description = "Batch job queues by priority (bulk, urgent): ValidateInput's JOB_QUEUES, from which it picks the Render job's queue by the execution input's priority."
+  type        = map(string)
+
+  validation {
+    condition     = length(var.job_queue_arns) == 2 && alltrue([for k in ["bulk", "urgent"] : contains(keys(var.job_queue_arns), k)])
+    error_message = "job_queue_arns must map exactly bulk and urgent to job queue ARNs."
+  }
+}
+
+variable "job_resources" {
+  description = "vCPU and memory (MiB) of one render job (the job definition's): what a child costs per second (JOB_VCPU, JOB_MEMORY_MIB of both functions; render_worker.cost)."
+  type = object({
+    vcpu       = number
+    memory_mib = number
+  })
+
+  validation {
+    condition     = var.job_resources.vcpu > 0 && var.job_resources.memory_mib >= 512
+    error_message = "job_resources: vcpu must be > 0 and memory_mib >= 512."
+  }
+}
+
 variable "lambda_zip_dir" {
   description = "Directory holding validate_input.zip and publish_results.zip (built by `python -m harness.lambda_zips`)."
   type        = string
@@ -57,6 +80,16 @@ variable "name_prefix" {
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.name_prefix))
     error_message = "name_prefix must be 2-31 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "prices_json" {
+  description = "The region's prices from config/prices.json, with the table's date and source, as JSON (COST_PRICES of both functions; render_worker.cost.RegionPrices)."
+  type        = string
+
+  validation {
+    condition     = can(jsondecode(var.prices_json))
+    error_message = "prices_json must be a JSON document."
   }
 }
 

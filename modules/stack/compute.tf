@@ -33,6 +33,18 @@ module "batch" {
 # compute environments fit (the local cloud's Batch places jobs by the same vCPU arithmetic).
 locals {
   sizing = merge(var.sizing, { max_parallel_children = module.batch.max_parallel_jobs })
+
+  # The region's row of config/prices.json with the table's date, source and billing rules, as the functions
+  # read it (COST_PRICES; render_worker.cost.RegionPrices). A region the table lacks fails here, naming it.
+  prices = merge(var.price_table.regions[data.aws_region.current.name], {
+    region                   = data.aws_region.current.name
+    currency                 = var.price_table.currency
+    date                     = var.price_table.date
+    source                   = var.price_table.source
+    fargate_minimum_billed_s = var.price_table.fargate_minimum_billed_s
+    hours_per_month          = var.price_table.hours_per_month
+  })
+  prices_json = jsonencode(local.prices)
 }
 
 module "functions" {
@@ -41,11 +53,14 @@ module "functions" {
   # With a pipeline and CodeDeploy in charge, the `live` aliases move only through CodeDeploy's shift.
   alias_follows_latest_version = !(var.enable_pipeline && var.codedeploy_shifts_aliases)
   functions_key_arn            = module.kms.key_arns["functions"]
+  job_queue_arns               = module.batch.job_queue_arns
+  job_resources                = { vcpu = var.worker_vcpu, memory_mib = var.worker_memory_mib }
   lambda_zip_dir               = var.lambda_zip_dir
   log_retention_days           = var.log_retention_days
   logs_key_arn                 = module.kms.key_arns["logs"]
   max_spec_bytes               = var.max_spec_bytes
   name_prefix                  = var.name_prefix
+  prices_json                  = local.prices_json
   renders_bucket               = module.storage.renders_bucket
   renders_bucket_arn           = module.storage.renders_bucket_arn
   runtime                      = var.lambda_runtime
@@ -61,7 +76,7 @@ module "workflow" {
   completion_topic_arn  = module.notify.completion_topic_arn
   failure_topic_arn     = module.notify.failure_topic_arn
   job_definition_arn    = module.batch.job_definition_arn
-  job_queue_arn         = module.batch.job_queue_arn
+  job_queue_arns        = module.batch.job_queue_arns
   log_retention_days    = var.log_retention_days
   logs_key_arn          = module.kms.key_arns["logs"]
   messaging_key_arn     = module.kms.key_arns["messaging"]

@@ -90,7 +90,7 @@ module "notify" {
 module "events" {
   source = "../events"
 
-  job_queue_arn         = module.batch.job_queue_arn
+  job_queue_arns        = values(module.batch.job_queue_arns)
   log_retention_days    = var.log_retention_days
   logs_kms_key_arn      = module.kms.key_arns["logs"]
   messaging_kms_key_arn = module.kms.key_arns["messaging"]

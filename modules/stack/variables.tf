@@ -167,6 +167,16 @@ variable "scratch_mount_path" {
   }
 }
 
+variable "price_table" {
+  description = "config/prices.json decoded: currency, date, source, fargate_minimum_billed_s, hours_per_month and per-region prices (Fargate and Fargate Spot per vCPU-hour and GB-hour, KMS keys, endpoints, EFS, logs, S3). The stack's region's row feeds the per-run cost (ValidateInput's estimate, PublishResults' actual) and the farm output's prices; the plan review summary reads the same file for the fixed monthly cost."
+  type        = any
+
+  validation {
+    condition     = can(var.price_table.regions) && can(var.price_table.date) && can(var.price_table.source) && can(var.price_table.currency)
+    error_message = "price_table must hold currency, date, source and regions (config/prices.json)."
+  }
+}
+
 variable "sizing" {
   description = "The environment's array-sizing model (ValidateInput's SIZING_*; docs/contracts.md, \"Flat order, sizing and slicing\"): child_variants_per_s, the variants one child renders and uploads per second; child_start_s, the seconds from a child's submission to its first variant; storage_puts_per_s, the PUTs per second the renders store takes from all children together. No default: each env root sets its own and says where the numbers come from (envs/local measured on the local cloud, envs/aws from AWS's documentation). How many children run at once is not an input: it is modules/batch's max_parallel_jobs (batch_max_vcpus and worker_vcpu)."
   type = object({

@@ -36,7 +36,7 @@ data "aws_iam_policy_document" "this" {
   statement {
     sid       = "SubmitRenderJobs"
     actions   = ["batch:SubmitJob"]
-    resources = [var.job_queue_arn, var.job_definition_arn]
+    resources = concat(values(var.job_queue_arns), [var.job_definition_arn])
   }
 
   statement {

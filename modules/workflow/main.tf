@@ -8,7 +8,7 @@ locals {
     partition             = data.aws_partition.current.partition
     validate_function_arn = var.validate_function_arn
     publish_function_arn  = var.publish_function_arn
-    job_queue_arn         = var.job_queue_arn
+    job_queue_arn         = var.job_queue_arns["bulk"] # the clean-up jobs; Render takes ValidateInput's
     job_definition_arn    = var.job_definition_arn
     completion_topic_arn  = var.completion_topic_arn
     failure_topic_arn     = var.failure_topic_arn

@@ -28,13 +28,13 @@ variable "job_definition_arn" {
   }
 }
 
-variable "job_queue_arn" {
-  description = "Batch job queue the Render states submit to."
-  type        = string
+variable "job_queue_arns" {
+  description = "Batch job queues by priority: bulk (the default; also the scratch clean-up jobs') and urgent. ValidateInput picks the Render states' queue (its job_queue output) from the execution input's priority."
+  type        = map(string)
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:batch:.*:job-queue/", var.job_queue_arn))
-    error_message = "job_queue_arn must be a Batch job queue ARN."
+    condition     = length(var.job_queue_arns) == 2 && alltrue([for k in ["bulk", "urgent"] : contains(keys(var.job_queue_arns), k)]) && alltrue([for arn in values(var.job_queue_arns) : can(regex("^arn:aws[a-z-]*:batch:.*:job-queue/", arn))])
+    error_message = "job_queue_arns must map bulk and urgent to Batch job queue ARNs."
   }
 }
 

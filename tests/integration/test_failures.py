@@ -56,10 +56,22 @@ def _published_nothing(farm, run_id: str) -> None:
         ({}, None, "the execution input has no spec_uri"),
         ({"spec_uri": 42}, None, "the execution input's spec_uri is not a string"),
         ("s3://bucket/catalog.json", None, "the execution input is not a JSON object"),
-        ({"spec_uri": "UPLOADED", "priority": "high"}, "UPLOADED", "unknown field(s) 'priority'"),
+        ({"spec_uri": "UPLOADED", "urgency": "high"}, "UPLOADED", "unknown field(s) 'urgency'"),
+        (
+            {"spec_uri": "UPLOADED", "priority": "high"},
+            "UPLOADED",
+            "priority 'high' is not one of bulk, urgent",
+        ),
         ({"spec_uri": "UPLOADED", "run_id": "someone-else"}, "UPLOADED", "is not the execution name"),
     ],
-    ids=["no-spec-uri", "spec-uri-not-a-string", "not-an-object", "unknown-field", "other-run-id"],
+    ids=[
+        "no-spec-uri",
+        "spec-uri-not-a-string",
+        "not-an-object",
+        "unknown-field",
+        "bad-priority",
+        "other-run-id",
+    ],
 )
 def test_bad_execution_input_ends_in_one_failure_message(
     farm, stack, notification_validator, execution_input, spec_uri, cause

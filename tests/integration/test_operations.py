@@ -229,7 +229,7 @@ def test_ls_shows_both_runs(rerun_case, cancelled):
 def test_fetch_interrupted_and_restarted_downloads_each_object_once(farm, rerun_case, tmp_path):
     run_id, out = rerun_case["run_id"], tmp_path / "fetched"
     journal = out / ".farm-fetch.jsonl"
-    objects = [k for k in farm.keys(run_id) if not k.startswith("_parts/")]
+    objects = [k for k in farm.keys(run_id) if not k.startswith(("_parts/", "_progress/"))]
     interrupted = subprocess.Popen(
         [sys.executable, "-m", "farm.cli", "fetch", run_id, "--out", str(out), "--workers", "1"],
         stdout=subprocess.PIPE,

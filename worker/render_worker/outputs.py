@@ -23,10 +23,12 @@ def build_manifest(
     spec_uri: str,
     output_uri: str | None,
     attempts: Sequence[dict[str, Any]] | None = None,
+    cost: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`records` must hold exactly one record per flat index, in order (callers check completeness).
     `attempts` ({"attempt", "execution", "rendered"} each, PublishResults) says which attempts of the run
-    rendered; `farm render` has none."""
+    rendered, `cost` ({"attempt", "estimate", "actual"}) what the publishing attempt was estimated to cost
+    and cost; `farm render` has neither."""
     products = [
         {
             "product_id": product["product_id"],
@@ -46,6 +48,7 @@ def build_manifest(
         "product_count": len(products),
         "total_bytes": sum(r.bytes for r in records),
         **({"attempts": list(attempts)} if attempts is not None else {}),
+        **({"cost": cost} if cost is not None else {}),
         "products": products,
         "variants": [r.to_dict() for r in records],
     }

@@ -22,6 +22,7 @@ from render_worker.storage import Sink
 MAX_UPLOAD_FAILURES = (
     20  # past this, S3 is not going to come back within this attempt: stop and let Batch retry
 )
+SLOW_DELAY_S = 0.015  # test hook: a SLOW- SKU's extra render time (2,000 of them: 30 s on one child)
 log = logs.get_logger("render_worker.pipeline")
 
 
@@ -29,10 +30,12 @@ log = logs.get_logger("render_worker.pipeline")
 class TestHooks:
     """FARM_TEST_HOOKS=1 only (envs/local): a SKU starting with CRASH- fails on every attempt; one starting
     with FAILONCE- fails on the run's attempt 1 (every Batch retry of it) and renders on a rerun (FARM_ATTEMPT
-    >= 2); an optional per-variant delay lets a test kill a child mid-slice."""
+    >= 2); one starting with SLOW- takes SLOW_DELAY_S longer to render (a run long enough to watch, with no
+    change to the job definition); an optional per-variant delay lets a test kill a child mid-slice."""
 
     crash_prefix: str | None = None
     fail_once_prefix: str | None = None
+    slow_prefix: str | None = None
     attempt: int = 1
     delay_seconds: float = 0.0
 
@@ -43,6 +46,7 @@ class TestHooks:
         return cls(
             crash_prefix="CRASH-",
             fail_once_prefix="FAILONCE-",
+            slow_prefix="SLOW-",
             attempt=attempt,
             delay_seconds=float(environ.get("FARM_TEST_RENDER_DELAY", "0") or 0),
         )
@@ -54,6 +58,11 @@ class TestHooks:
         if self.fail_once_prefix and self.attempt == 1 and sku.startswith(self.fail_once_prefix):
             return f"test hook: SKU starts with {self.fail_once_prefix} (attempt 1)"
         return None
+
+    def delay(self, sku: str) -> float:
+        """Seconds to wait before rendering this SKU."""
+        slow = SLOW_DELAY_S if self.slow_prefix and sku.startswith(self.slow_prefix) else 0.0
+        return self.delay_seconds + slow
 
 
 @dataclass
@@ -131,8 +140,9 @@ def render_slice(
                 if on_progress is not None:
                     on_progress(1)
                 continue
-            if hooks.delay_seconds:
-                time.sleep(hooks.delay_seconds)
+            delay = hooks.delay(sku)
+            if delay:
+                time.sleep(delay)
             hooked = hooks.failure(sku)
             if hooked:
                 with lock:

@@ -4,7 +4,10 @@ wins), and this attempt wrote every part record it planned; then manifest.json (
 index.html are written, in that order. Raises RenderIncomplete, writing
 nothing, when anything is missing, and AccessDenied (naming the action and resource) when a read or write is
 refused. The spec is read at the version ValidateInput validated
-(`spec_version_id`), so a spec overwritten during the run changes nothing."""
+(`spec_version_id`), so a spec overwritten during the run changes nothing. The run's cost goes in both the
+manifest and the message: ValidateInput's estimate beside the actual, from the Batch attempts' real start and
+stop times of this attempt's render job (`render.job_id`, which the state machine adds; none when the attempt
+rendered nothing)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from render_worker import logs, parts, selection, sizing, spec
+from render_worker import batch_usage, cost, logs, parts, selection, sizing, spec
 from render_worker.errors import RenderIncomplete
 from render_worker.outputs import SCHEMA_VERSION, build_gallery, build_manifest, manifest_bytes
 from render_worker.records import VariantRecord
@@ -107,7 +110,20 @@ def attempts_summary(found: list[parts.Part], run_id: str, current: int) -> list
     ]
 
 
-def publish_results(event: Any, *, s3: Any, env: Mapping[str, str]) -> dict[str, Any]:
+def run_cost(event: dict[str, Any], batch: Any, env: Mapping[str, str]) -> dict[str, Any]:
+    """{"attempt", "estimate", "actual"}: ValidateInput's estimate and what this attempt's render job's tasks
+    cost, at the same prices (COST_PRICES) for the job's vCPU and memory (JOB_VCPU, JOB_MEMORY_MIB)."""
+    prices, resources = cost.RegionPrices.from_env(env), cost.Resources.from_env(env)
+    job_id = (event.get("render") or {}).get("job_id")
+    times = batch_usage.attempt_times(batch, job_id) if job_id and batch is not None else []
+    return {
+        "attempt": event.get("attempt", 1),
+        "estimate": event.get("cost_estimate"),
+        "actual": cost.actual(times, resources, prices).as_dict(),
+    }
+
+
+def publish_results(event: Any, *, s3: Any, env: Mapping[str, str], batch: Any = None) -> dict[str, Any]:
     if not isinstance(event, dict) or any(f not in event for f in _EVENT_FIELDS):
         raise ValueError(f"the event must carry {', '.join(_EVENT_FIELDS)} (the ValidateInput result)")
     run_id, spec_uri, output_uri = event["run_id"], event["spec_uri"], event["output_uri"]
@@ -129,8 +145,15 @@ def publish_results(event: Any, *, s3: Any, env: Mapping[str, str]) -> dict[str,
         raise RenderIncomplete(missing[:20], total_missing=len(missing))
 
     attempts = attempts_summary(found, run_id, attempt.number)
+    spent = run_cost(event, batch, env)
     manifest = build_manifest(
-        catalog, records, run_id=run_id, spec_uri=spec_uri, output_uri=output_uri, attempts=attempts
+        catalog,
+        records,
+        run_id=run_id,
+        spec_uri=spec_uri,
+        output_uri=output_uri,
+        attempts=attempts,
+        cost=spent,
     )
     sink.put("manifest.json", manifest_bytes(manifest), content_type="application/json")
     sink.put("index.html", build_gallery(catalog, manifest), content_type="text/html; charset=utf-8")
@@ -147,6 +170,7 @@ def publish_results(event: Any, *, s3: Any, env: Mapping[str, str]) -> dict[str,
         "gallery_uri": f"{base}index.html",
         "attempt": attempt.number,
         "rendered": rendered,
+        "cost": spent,
     }
     log.info(
         "published",

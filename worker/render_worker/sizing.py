@@ -27,6 +27,11 @@ TOLERANCE = 0.10  # a plan may be this much slower than the best achievable, to 
 # Slicing of a worker run with no VARIANTS_PER_CHILD at all (a job submitted straight to Batch, an offline
 # run): the workflow always passes the plan's variants_per_child, so the model never needs this.
 FALLBACK_VARIANTS_PER_CHILD = 100
+# The Render task's time limit (the state machine's task-level TimeoutSecondsPath): generous over the model's
+# prediction (queue waits behind other runs, Spot retries, a slow store), never below the floor, so a run
+# that cannot end (children that never start, a job that hangs) still ends in one failure message.
+TIME_LIMIT_FACTOR = 4
+TIME_LIMIT_FLOOR_S = 900
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,12 @@ def plan(variant_count: int, model: SizingModel, override: int | None = None) ->
             break
     basis = _basis(variant_count, size, wall, best, best_size, model)
     return Plan(size, per_child, size, round(wall, 3), basis)
+
+
+def time_limit_s(plan: Plan, floor_s: int = TIME_LIMIT_FLOOR_S) -> int:
+    """Seconds the Render task may take: TIME_LIMIT_FACTOR x the plan's predicted wall time, at least
+    `floor_s` (whole seconds, as Step Functions' TimeoutSeconds takes)."""
+    return max(int(floor_s), math.ceil(TIME_LIMIT_FACTOR * plan.predicted_wall_s))
 
 
 def nothing_selected(override: int | None = None) -> Plan:

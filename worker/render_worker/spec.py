@@ -312,6 +312,11 @@ class Catalog:
     def override(self) -> int | None:
         return self.doc.get("options", {}).get("variants_per_child")
 
+    @property
+    def max_cost(self) -> float | None:
+        """options.max_cost: refuse the run when its estimate is over it (USD)."""
+        return self.doc.get("options", {}).get("max_cost")
+
     def locate(self, flat_index: int) -> tuple[int, int]:
         """Flat index -> (product index, variant index)."""
         if not 0 <= flat_index < self.variant_count:

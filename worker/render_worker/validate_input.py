@@ -2,17 +2,22 @@
 decide the run id and attempt (from the execution name: `<run_id>`, or `<run_id>.r<N>` for rerun attempt N),
 the variants this attempt renders (the execution input's `variants`, else all) and the array sizing over them
 (render_worker.sizing's cost model, its parameters from the SIZING_* variables of the function's environment);
-name the spec version that was validated (the one the worker and PublishResults read). Raises
-InvalidExecutionInput, SpecNotFound, SpecTooLarge, SpecInvalid or AccessDenied (the function's role may not
-read the spec: a denial, never reported as missing)."""
+name the spec version that was validated (the one the worker and PublishResults read); choose the job queue
+(the execution input's `priority`: urgent or bulk, from JOB_QUEUES), the Render task's time limit (from the
+plan) and estimate the run's cost (render_worker.cost: the same model x the job's vCPU and memory x the
+region's Fargate prices, COST_PRICES), refusing it when over `max_cost` (the execution input's, else the
+spec's options.max_cost). Raises InvalidExecutionInput, SpecNotFound, SpecTooLarge, SpecInvalid,
+CostLimitExceeded or AccessDenied (the function's role may not read the spec: a denial, never reported as
+missing)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from render_worker import logs, selection, sizing, spec
+from render_worker import cost, logs, selection, sizing, spec
 from render_worker.errors import FarmError, SpecNotFound, shown
 from render_worker.selection import Selection, SelectionError
 from render_worker.storage import fetch_spec
@@ -20,7 +25,8 @@ from render_worker.uri import Execution, check_run_id, new_run_id, parse_executi
 
 log = logs.get_logger("render_worker.validate_input")
 # docs/contracts.md, "Workflow"
-EXECUTION_INPUT_FIELDS = ("spec_uri", "run_id", "variants", "spec_version_id")
+EXECUTION_INPUT_FIELDS = ("spec_uri", "run_id", "variants", "spec_version_id", "priority", "max_cost")
+PRIORITIES = ("bulk", "urgent")  # the job queues (modules/batch): bulk unless the input asks for urgent
 MAX_SKUS = 100_000  # a spec's variant limit
 MAX_VERSION_ID = 1024  # S3 version ids are at most 1,024 bytes
 
@@ -38,6 +44,8 @@ class Request:
 
     variants: Selection | list[str] | None = None  # index ranges, or SKUs (resolved once the spec is read)
     spec_version_id: str = ""  # "": the version HEAD finds (the latest)
+    priority: str = "bulk"
+    max_cost: float | None = None  # None: the spec's options.max_cost, if any
 
 
 def check_execution_input(document: Any, execution: Execution) -> Request:
@@ -53,11 +61,25 @@ def check_execution_input(document: Any, execution: Execution) -> Request:
         )
         raise InvalidExecutionInput(
             f"the execution input has unknown field(s) {listed}; it takes spec_uri and, optionally, run_id, "
-            "variants and spec_version_id"
+            "variants, spec_version_id, priority and max_cost"
         )
     if "run_id" in document and document["run_id"] != execution.run_id:
         raise InvalidExecutionInput(_wrong_run_id(document["run_id"], execution))
-    return Request(_variants(document.get("variants")), _version_id(document.get("spec_version_id", "")))
+    priority = document.get("priority", "bulk")
+    if priority not in PRIORITIES:
+        raise InvalidExecutionInput(
+            f"the execution input's priority {shown(priority)} is not one of {', '.join(PRIORITIES)}"
+        )
+    try:
+        max_cost = cost.parse_max_cost(document.get("max_cost"), "the execution input's max_cost")
+    except ValueError as exc:
+        raise InvalidExecutionInput(str(exc)) from None
+    return Request(
+        _variants(document.get("variants")),
+        _version_id(document.get("spec_version_id", "")),
+        priority,
+        max_cost,
+    )
 
 
 def _wrong_run_id(given: Any, execution: Execution) -> str:
@@ -188,6 +210,8 @@ def validate_input(event: Any, *, s3: Any, env: Mapping[str, str]) -> dict[str, 
         raise RuntimeError("RENDERS_BUCKET is not set in the function's environment")
 
     model = sizing.SizingModel.from_env(env)  # no or a bad SIZING_* fails here, naming the variable
+    queues = job_queues(env)
+    prices, resources = cost.RegionPrices.from_env(env), cost.Resources.from_env(env)
     spec_object = _fetch(spec_uri, max_bytes, s3, request.spec_version_id)
     catalog = spec.load_catalog(spec_object.body)
     execution = given or Execution(new_run_id(catalog.catalog_id), 1)
@@ -197,6 +221,11 @@ def validate_input(event: Any, *, s3: Any, env: Mapping[str, str]) -> dict[str, 
         plan = sizing.plan(chosen.count, model, catalog.override)
     else:
         plan = sizing.nothing_selected(catalog.override)
+    estimate = cost.estimate(chosen.count, plan, model, resources, prices)
+    if request.max_cost is not None:
+        cost.check_max_cost(estimate, request.max_cost, "the execution input's max_cost")
+    elif catalog.max_cost is not None:
+        cost.check_max_cost(estimate, catalog.max_cost, "the spec's options.max_cost")
     result = {
         "run_id": execution.run_id,
         "attempt": execution.attempt,
@@ -214,9 +243,25 @@ def validate_input(event: Any, *, s3: Any, env: Mapping[str, str]) -> dict[str, 
         "children": plan.children,
         "predicted_wall_s": plan.predicted_wall_s,
         "sizing": {"model": model.as_dict(), "basis": plan.basis},
+        "priority": request.priority,
+        "job_queue": queues[request.priority],
+        "render_timeout_s": sizing.time_limit_s(plan),
+        "cost_estimate": estimate.as_dict(),
     }
     log.info("spec valid", extra={k: v for k, v in result.items() if k != "selection"})
     return result
+
+
+def job_queues(env: Mapping[str, str]) -> dict[str, str]:
+    """JOB_QUEUES: {"urgent": <job queue ARN>, "bulk": <ARN>} (modules/functions). RuntimeError naming the
+    variable when it is missing or lacks a priority."""
+    try:
+        queues = json.loads(env.get("JOB_QUEUES") or "")
+    except ValueError:
+        raise RuntimeError("JOB_QUEUES is not set to a JSON object in the function's environment") from None
+    if not isinstance(queues, dict) or any(not isinstance(queues.get(p), str) for p in PRIORITIES):
+        raise RuntimeError(f"JOB_QUEUES must map {' and '.join(PRIORITIES)} to job queue ARNs")
+    return queues
 
 
 def _fetch(spec_uri: str, max_bytes: int, s3: Any, version_id: str) -> Any:

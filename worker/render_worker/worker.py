@@ -8,6 +8,8 @@ FARM_ATTEMPT (the run's attempt, default 1) and VARIANT_SELECTION (the flat inde
 index ranges; absent = every variant): child i renders the i-th slice of VARIANTS_PER_CHILD selected indexes.
 A child that could not render its whole slice still writes its part record (what it did, and `failed`), so a
 rerun need render only the rest.
+Progress: the child keeps `_progress/[r<N>/]<child>.json` in the run's prefix current (render_worker.
+child_progress), so clients show variants done, rate and ETA while it runs.
 Exit codes: 0 done, 65 bad spec (never retried), 1 anything else (retried). A refused call (AccessDenied,
 naming the action and resource) exits 1: IAM changes propagate, so a retry may pass. As a Batch job
 (AWS_BATCH_JOB_ID set) the spec must be an s3:// URI; file:// serves offline runs only.
@@ -30,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from render_worker import aws, logs, parts, scratch, selection, sizing, spec
+from render_worker import aws, child_progress, logs, parts, scratch, selection, sizing, spec
 from render_worker.errors import AccessDenied, SpecInvalid, SpecNotFound, SpecTooLarge
 from render_worker.pipeline import SliceResult, TestHooks, render_slice
 from render_worker.selection import Selection
@@ -247,6 +249,13 @@ def run(env: Mapping[str, str]) -> int:
     progress = scratch.ProgressLog(config.scratch_dir, config.scratch_key, child)
     done = progress.read(flat)
     sink = _sink(config)
+    reporter = child_progress.Reporter(
+        lambda key, body: sink.put(key, body, content_type=child_progress.CONTENT_TYPE),
+        child,
+        config.attempt,
+        len(flat),
+        on_error=lambda exc: log.warning("progress not written", extra={"error": str(exc), "child": child}),
+    ).start()
     setup_s = time.monotonic() - setup_started
     log.info(
         "rendering slice",
@@ -268,9 +277,14 @@ def run(env: Mapping[str, str]) -> int:
             on_done=progress.append,
             concurrency=config.upload_concurrency,
             hooks=config.hooks,
+            on_progress=reporter.add,
         )
+    except BaseException:
+        reporter.finish(reporter.done, 0)
+        raise
     finally:
         progress.close()
+    reporter.finish(len(result.records), len(result.failed))
     timing = slice_timing(result, setup_s, time.time())
     summary = {
         "child": child,

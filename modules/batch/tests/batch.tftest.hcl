@@ -197,13 +197,15 @@ run "deploys" {
   }
 
   assert {
-    condition = {
-      for o in aws_batch_job_queue.this.compute_environment_order : tostring(o.order) => o.compute_environment
-      } == {
-      "1" = aws_batch_compute_environment.this["spot"].arn
-      "2" = aws_batch_compute_environment.this["on_demand"].arn
-    }
-    error_message = "the queue takes Fargate Spot first (order 1) and on-demand Fargate second (order 2)"
+    condition = alltrue([
+      for q in aws_batch_job_queue.this : {
+        for o in q.compute_environment_order : tostring(o.order) => o.compute_environment
+        } == {
+        "1" = aws_batch_compute_environment.this["spot"].arn
+        "2" = aws_batch_compute_environment.this["on_demand"].arn
+      }
+    ])
+    error_message = "both queues take Fargate Spot first (order 1) and on-demand Fargate second (order 2)"
   }
 
   assert {
@@ -212,8 +214,22 @@ run "deploys" {
   }
 
   assert {
-    condition     = [output.job_queue_name, aws_batch_job_queue.this.state, aws_batch_job_queue.this.priority] == ["tt-batch-queue", "ENABLED", 1]
-    error_message = "one enabled queue named <name_prefix>-queue"
+    condition     = [output.job_queue_name, aws_batch_job_queue.this["bulk"].state, aws_batch_job_queue.this["bulk"].priority] == ["tt-batch-queue", "ENABLED", 1]
+    error_message = "the bulk queue keeps the single queue's name <name_prefix>-queue, enabled, priority 1"
+  }
+
+  assert {
+    condition     = output.job_queue_names == { bulk = "tt-batch-queue", urgent = "tt-batch-urgent-queue" } && aws_batch_job_queue.this["urgent"].priority > aws_batch_job_queue.this["bulk"].priority
+    error_message = "an urgent queue above the bulk one (higher priority: placed first over the same environments)"
+  }
+
+  assert {
+    condition = alltrue([
+      for q in aws_batch_job_queue.this : length(q.job_state_time_limit_action) == 3 && alltrue([
+        for a in q.job_state_time_limit_action : a.action == "CANCEL" && a.state == "RUNNABLE" && a.max_time_seconds == 3600
+      ])
+    ])
+    error_message = "both queues cancel a job blocked in RUNNABLE for runnable_time_limit_s (3600 by default), for each of the three blocked reasons"
   }
 
   # --- job definition
@@ -337,6 +353,7 @@ run "rejects_bad_input" {
     name_prefix              = "TT_Batch"
     renders_bucket_arn       = "tt-batch-renders"
     repository_arn           = "arn:aws:s3:::not-a-repository"
+    runnable_time_limit_s    = 599
     scratch_mount_path       = "relative/path"
     security_group_ids       = []
     specs_bucket_arn         = "tt-batch-specs"
@@ -360,6 +377,7 @@ run "rejects_bad_input" {
     var.name_prefix,
     var.renders_bucket_arn,
     var.repository_arn,
+    var.runnable_time_limit_s,
     var.scratch_mount_path,
     var.security_group_ids,
     var.specs_bucket_arn,

@@ -6,7 +6,7 @@
 # Policy statements are compared as maps by Sid with the provider's set-ordered lists sorted: exact about their
 # contents, indifferent to their order.
 variables {
-  job_queue_arn         = "arn:aws:batch:us-east-1:123456789012:job-queue/tt-events-queue"
+  job_queue_arns        = ["arn:aws:batch:us-east-1:123456789012:job-queue/tt-events-queue", "arn:aws:batch:us-east-1:123456789012:job-queue/tt-events-urgent"]
   logs_kms_key_arn      = "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111"
   messaging_kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/22222222-2222-2222-2222-222222222222"
   name_prefix           = "tt-events"
@@ -26,9 +26,9 @@ run "applies" {
     condition = jsondecode(aws_cloudwatch_event_rule.this.event_pattern) == {
       source        = ["aws.batch"]
       "detail-type" = ["Batch Job State Change"]
-      detail        = { jobQueue = [var.job_queue_arn] }
+      detail        = { jobQueue = [for arn in var.job_queue_arns : arn] }
     }
-    error_message = "the rule matches source aws.batch, detail-type Batch Job State Change, detail.jobQueue = our queue, nothing else"
+    error_message = "the rule matches source aws.batch, detail-type Batch Job State Change, detail.jobQueue = our queues, nothing else"
   }
 
   assert {
@@ -150,12 +150,12 @@ run "defaults_and_another_job_queue" {
   command = plan
 
   variables {
-    job_queue_arn = "arn:aws:batch:us-east-1:123456789012:job-queue/tt-events-other"
+    job_queue_arns = ["arn:aws:batch:us-east-1:123456789012:job-queue/tt-events-other"]
   }
 
   assert {
     condition     = jsondecode(aws_cloudwatch_event_rule.this.event_pattern).detail == { jobQueue = ["arn:aws:batch:us-east-1:123456789012:job-queue/tt-events-other"] }
-    error_message = "the rule follows job_queue_arn"
+    error_message = "the rule follows job_queue_arns"
   }
 
   assert {
@@ -173,7 +173,7 @@ run "rejects_bad_input" {
   command = plan
 
   variables {
-    job_queue_arn             = "arn:aws:sqs:us-east-1:123456789012:not-a-job-queue"
+    job_queue_arns            = ["arn:aws:sqs:us-east-1:123456789012:not-a-job-queue"]
     logs_kms_key_arn          = "alias/logs"
     message_retention_seconds = 30
     messaging_kms_key_arn     = "alias/messaging"
@@ -181,7 +181,7 @@ run "rejects_bad_input" {
   }
 
   expect_failures = [
-    var.job_queue_arn,
+    var.job_queue_arns,
     var.logs_kms_key_arn,
     var.message_retention_seconds,
     var.messaging_kms_key_arn,

@@ -4,9 +4,12 @@
 variables {
   name_prefix        = "tt-functions"
   functions_key_arn  = "arn:aws:kms:us-east-1:123456789012:key/33333333-3333-3333-3333-333333333333"
+  job_queue_arns     = { bulk = "arn:aws:batch:us-east-1:123456789012:job-queue/tt-functions-queue", urgent = "arn:aws:batch:us-east-1:123456789012:job-queue/tt-functions-urgent" }
+  job_resources      = { vcpu = 2, memory_mib = 4096 }
   log_retention_days = 7
   logs_key_arn       = "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111"
   max_spec_bytes     = 1048576
+  prices_json        = "{\"fargate\":{\"vcpu_hour\":0.04048,\"gb_hour\":0.004445},\"fargate_spot\":{\"vcpu_hour\":0.01334053,\"gb_hour\":0.00146489},\"kms_key_month\":1.0,\"interface_endpoint_az_hour\":0.01,\"nat_gateway_hour\":0.045,\"efs_standard_gb_month\":0.3,\"logs_ingest_gb\":0.5,\"logs_storage_gb_month\":0.03,\"s3_standard_gb_month\":0.023,\"region\":\"us-east-1\",\"currency\":\"USD\",\"date\":\"2026-11-30\",\"source\":[\"https://aws.amazon.com/fargate/pricing/\"],\"fargate_minimum_billed_s\":60,\"hours_per_month\":730}"
   renders_bucket     = "tt-functions-renders"
   renders_bucket_arn = "arn:aws:s3:::tt-functions-renders"
   runtime            = "python3.11"
@@ -100,6 +103,12 @@ run "deploys" {
         Resource = var.storage_key_arn
       },
       {
+        Sid      = "ReadRenderJobAttempts"
+        Effect   = "Allow"
+        Action   = "batch:DescribeJobs"
+        Resource = "*"
+      },
+      {
         Sid      = "WriteLogs"
         Effect   = "Allow"
         Action   = ["logs:PutLogEvents", "logs:CreateLogStream"]
@@ -137,8 +146,13 @@ run "deploys" {
       validate_input = tomap({
         MAX_SPEC_BYTES              = "1048576", RENDERS_BUCKET = "tt-functions-renders", SIZING_CHILD_START_S = "0.5",
         SIZING_CHILD_VARIANTS_PER_S = "200", SIZING_MAX_PARALLEL_CHILDREN = "2", SIZING_STORAGE_PUTS_PER_S = "250",
+        COST_PRICES                 = var.prices_json, JOB_QUEUES = jsonencode(var.job_queue_arns), JOB_VCPU = "2",
+        JOB_MEMORY_MIB              = "4096",
       })
-      publish_results = tomap({ MAX_SPEC_BYTES = "1048576", OUTPUT_KMS_KEY_ID = var.storage_key_arn, RENDERS_BUCKET = "tt-functions-renders" })
+      publish_results = tomap({
+        MAX_SPEC_BYTES = "1048576", OUTPUT_KMS_KEY_ID = var.storage_key_arn, RENDERS_BUCKET = "tt-functions-renders",
+        COST_PRICES    = var.prices_json, JOB_VCPU = "2", JOB_MEMORY_MIB = "4096",
+      })
     }
     error_message = "the environments of docs/contracts.md, exactly (max_spec_bytes reaches both functions)"
   }
@@ -210,10 +224,13 @@ run "rejects_bad_input" {
 
   variables {
     functions_key_arn    = "alias/functions"
+    job_queue_arns       = { bulk = "arn:aws:batch:us-east-1:123456789012:job-queue/q" }
+    job_resources        = { vcpu = 0, memory_mib = 256 }
     lambda_zip_dir       = ""
     logs_key_arn         = "alias/logs"
     max_spec_bytes       = 1023
     name_prefix          = "TT_Functions"
+    prices_json          = "not json"
     renders_bucket       = "Renders_Bucket"
     renders_bucket_arn   = "tt-functions-renders"
     reserved_concurrency = 0
@@ -226,10 +243,13 @@ run "rejects_bad_input" {
 
   expect_failures = [
     var.functions_key_arn,
+    var.job_queue_arns,
+    var.job_resources,
     var.lambda_zip_dir,
     var.logs_key_arn,
     var.max_spec_bytes,
     var.name_prefix,
+    var.prices_json,
     var.renders_bucket,
     var.renders_bucket_arn,
     var.reserved_concurrency,

@@ -7,9 +7,29 @@ variables {
   endpoint_url         = "http://127.0.0.1:4599"
   environment          = "local"
   name_prefix          = "tt-stack"
-  sizing               = { child_variants_per_s = 200, child_start_s = 0.5, storage_puts_per_s = 250 }
-  vpc_cidr             = "10.43.0.0/16"
-  worker_image         = "render-worker:test"
+  price_table = {
+    currency                 = "USD"
+    date                     = "2026-11-30"
+    source                   = ["https://aws.amazon.com/fargate/pricing/"]
+    fargate_minimum_billed_s = 60
+    hours_per_month          = 730
+    regions = {
+      us-east-1 = {
+        fargate                    = { vcpu_hour = 0.04048, gb_hour = 0.004445 }
+        fargate_spot               = { vcpu_hour = 0.01334053, gb_hour = 0.00146489 }
+        kms_key_month              = 1
+        interface_endpoint_az_hour = 0.01
+        nat_gateway_hour           = 0.045
+        efs_standard_gb_month      = 0.3
+        logs_ingest_gb             = 0.5
+        logs_storage_gb_month      = 0.03
+        s3_standard_gb_month       = 0.023
+      }
+    }
+  }
+  sizing       = { child_variants_per_s = 200, child_start_s = 0.5, storage_puts_per_s = 250 }
+  vpc_cidr     = "10.43.0.0/16"
+  worker_image = "render-worker:test"
   # lambda_zip_dir comes from TF_VAR_lambda_zip_dir (the harness-built zips)
 }
 
@@ -21,8 +41,8 @@ run "contract_and_pipeline" {
       "artifacts_bucket", "completion_delivery_dlq_url", "completion_topic_arn", "compute_environment_arns",
       "ecr_repository_url", "efs_access_point_id", "efs_file_system_id", "endpoint_url", "events_log_group_name",
       "events_queue_url", "events_rule_name", "failure_delivery_dlq_url", "failure_dlq_url", "failure_queue_url",
-      "failure_topic_arn", "job_definition_arn", "job_queue_arn", "kms_key_arns", "lambda_function_names",
-      "notifications_dlq_url", "notifications_queue_url", "region", "renders_bucket", "scratch_mount_path",
+      "failure_topic_arn", "job_definition_arn", "job_queue_arn", "job_queue_arns", "job_resources", "kms_key_arns", "lambda_function_names",
+      "notifications_dlq_url", "notifications_queue_url", "prices", "region", "renders_bucket", "scratch_mount_path",
       "sizing", "specs_bucket", "state_machine_arn", "test_hooks_enabled",
     ])
     error_message = "the farm output must hold exactly the names of docs/contracts.md"
@@ -114,6 +134,7 @@ run "rejects_bad_input" {
     max_spec_bytes               = 10
     name_prefix                  = "Farm"
     pipeline_branch              = "main branch"
+    price_table                  = { regions = {} }
     scratch_mount_path           = "relative/path"
     sizing                       = { child_variants_per_s = 0, child_start_s = -1, storage_puts_per_s = 0 }
     vpc_cidr                     = "10.0.0.0/33"
@@ -125,7 +146,7 @@ run "rejects_bad_input" {
   expect_failures = [
     var.availability_zones, var.batch_max_vcpus, var.endpoint_url, var.environment,
     var.job_attempt_duration_seconds, var.job_attempts, var.lambda_runtime, var.lambda_zip_dir, var.max_spec_bytes,
-    var.name_prefix, var.pipeline_branch, var.scratch_mount_path, var.sizing, var.vpc_cidr, var.worker_image,
+    var.name_prefix, var.pipeline_branch, var.price_table, var.scratch_mount_path, var.sizing, var.vpc_cidr, var.worker_image,
     var.worker_memory_mib, var.worker_vcpu,
   ]
 }

@@ -6,7 +6,7 @@ variables {
   completion_topic_arn  = "arn:aws:sns:us-east-1:123456789012:tt-workflow-completion"
   failure_topic_arn     = "arn:aws:sns:us-east-1:123456789012:tt-workflow-failure"
   job_definition_arn    = "arn:aws:batch:us-east-1:123456789012:job-definition/tt-workflow-worker:3"
-  job_queue_arn         = "arn:aws:batch:us-east-1:123456789012:job-queue/tt-workflow-queue"
+  job_queue_arns        = { bulk = "arn:aws:batch:us-east-1:123456789012:job-queue/tt-workflow-queue", urgent = "arn:aws:batch:us-east-1:123456789012:job-queue/tt-workflow-urgent" }
   log_retention_days    = 7
   logs_key_arn          = "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111"
   messaging_key_arn     = "arn:aws:kms:us-east-1:123456789012:key/44444444-4444-4444-4444-444444444444"
@@ -102,6 +102,10 @@ run "deploys" {
         "children.$"           = "$.Payload.children"
         "predicted_wall_s.$"   = "$.Payload.predicted_wall_s"
         "sizing.$"             = "$.Payload.sizing"
+        "priority.$"           = "$.Payload.priority"
+        "job_queue.$"          = "$.Payload.job_queue"
+        "render_timeout_s.$"   = "$.Payload.render_timeout_s"
+        "cost_estimate.$"      = "$.Payload.cost_estimate"
       },
       "$.validated",
     ]
@@ -111,10 +115,10 @@ run "deploys" {
   assert {
     condition = [for name, s in jsondecode(output.definition).States : name if try(s.Resource, "") == "arn:aws:states:::batch:submitJob.sync"] == ["RenderArray", "RenderPlain"] && alltrue([
       for name in ["RenderArray", "RenderPlain"] : [
-        for k in ["JobName.$", "JobQueue", "JobDefinition", "ContainerOverrides"] : jsondecode(output.definition).States[name].Parameters[k]
+        for k in ["JobName.$", "JobQueue.$", "JobDefinition", "ContainerOverrides"] : jsondecode(output.definition).States[name].Parameters[k]
         ] == [
         "$.validated.job_name",
-        var.job_queue_arn,
+        "$.validated.job_queue",
         var.job_definition_arn,
         {
           Environment = [
@@ -129,7 +133,7 @@ run "deploys" {
         },
       ]
     ])
-    error_message = "RenderPlain and RenderArray (and only they) run batch:submitJob.sync on the job queue with the job definition, named by the attempt's job name, with the worker's seven variables (the validated spec version, the selection and the attempt among them)"
+    error_message = "RenderPlain and RenderArray (and only they) run batch:submitJob.sync on the job queue ValidateInput chose (by priority) with the job definition, named by the attempt's job name, with the worker's seven variables (the validated spec version, the selection and the attempt among them)"
   }
 
   assert {
@@ -139,7 +143,7 @@ run "deploys" {
         ] == [
         {
           "JobName.$"   = "States.Format('{}-scratch-cleanup', $.validated.job_name)"
-          JobQueue      = var.job_queue_arn
+          JobQueue      = var.job_queue_arns["bulk"]
           JobDefinition = var.job_definition_arn
           ContainerOverrides = {
             Command = ["python", "-m", "render_worker", "cleanup"]
@@ -209,6 +213,7 @@ run "deploys" {
         { ErrorEquals = ["SpecNotFound"], ResultPath = "$.failure", Next = "ValidationFailed" },
         { ErrorEquals = ["SpecInvalid"], ResultPath = "$.failure", Next = "ValidationFailed" },
         { ErrorEquals = ["SpecTooLarge"], ResultPath = "$.failure", Next = "ValidationFailed" },
+        { ErrorEquals = ["CostLimitExceeded"], ResultPath = "$.failure", Next = "ValidationFailed" },
         { ErrorEquals = ["States.ALL"], ResultPath = "$.failure", Next = "ValidationFailed" },
       ],
       [
@@ -216,7 +221,7 @@ run "deploys" {
         { ErrorEquals = ["States.ALL"], ResultPath = "$.failure", Next = "NotifyFailure" },
       ],
     ]
-    error_message = "the Lambdas' errors are caught by name (InvalidExecutionInput, SpecNotFound, SpecInvalid, SpecTooLarge; RenderIncomplete), then States.ALL, all to NotifyFailure (ValidateInput's through ValidationFailed)"
+    error_message = "the Lambdas' errors are caught by name (InvalidExecutionInput, SpecNotFound, SpecInvalid, SpecTooLarge, CostLimitExceeded; RenderIncomplete), then States.ALL, all to NotifyFailure (ValidateInput's through ValidationFailed)"
   }
 
   assert {
@@ -312,9 +317,11 @@ run "deploys" {
       [
         "Choice",
         [
+          { Variable = "$.failure.Error", StringEquals = "States.Timeout", Next = "RenderTimedOut" },
           { Not = { Variable = "$.failure.Cause", IsPresent = true }, Next = "NotifyFailure" },
           { Not = { Variable = "$.failure.Cause", IsString = true }, Next = "NotifyFailure" },
           { Variable = "$.failure.Cause", StringMatches = "*farm-cancel:*", Next = "Cancelled" },
+          { Variable = "$.failure.Cause", StringMatches = "*Canceled by JobStateTimeLimit action*", Next = "StuckInRunnable" },
         ],
         "NotifyFailure",
       ],
@@ -391,7 +398,7 @@ run "deploys" {
         Sid      = "SubmitRenderJobs"
         Effect   = "Allow"
         Action   = "batch:SubmitJob"
-        Resource = [var.job_queue_arn, var.job_definition_arn]
+        Resource = [var.job_queue_arns["urgent"], var.job_queue_arns["bulk"], var.job_definition_arn]
       },
       {
         Sid      = "FollowRenderJobs"
@@ -519,7 +526,7 @@ run "rejects_bad_input" {
     completion_topic_arn  = "arn:aws:sqs:us-east-1:123456789012:tt-workflow-completion"
     failure_topic_arn     = "tt-workflow-failure"
     job_definition_arn    = "arn:aws:batch:us-east-1:123456789012:job-queue/tt-workflow-queue"
-    job_queue_arn         = "arn:aws:batch:us-east-1:123456789012:job-definition/tt-workflow-worker:3"
+    job_queue_arns        = { bulk = "arn:aws:batch:us-east-1:123456789012:job-definition/tt-workflow-worker:3" }
     log_level             = "DEBUG"
     logs_key_arn          = "alias/logs"
     messaging_key_arn     = "alias/messaging"
@@ -532,7 +539,7 @@ run "rejects_bad_input" {
     var.completion_topic_arn,
     var.failure_topic_arn,
     var.job_definition_arn,
-    var.job_queue_arn,
+    var.job_queue_arns,
     var.log_level,
     var.logs_key_arn,
     var.messaging_key_arn,

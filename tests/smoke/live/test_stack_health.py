@@ -56,13 +56,27 @@ def test_compute_environments_valid_and_enabled(stack):
         assert env["status"] == "VALID", f"{arn}: {env.get('statusReason')}"
 
 
-def test_job_queue_valid_enabled_and_backed_by_our_environments(stack):
-    described = stack.client("batch").describe_job_queues(jobQueues=[stack["job_queue_arn"]])
-    (queue,) = described["jobQueues"]
-    assert queue["state"] == "ENABLED"
-    assert queue["status"] == "VALID", queue.get("statusReason")
-    order = {entry["computeEnvironment"] for entry in queue["computeEnvironmentOrder"]}
-    assert order == set(stack["compute_environment_arns"])
+def test_job_queues_valid_enabled_and_backed_by_our_environments(stack):
+    queues = stack["job_queue_arns"]
+    assert set(queues) == {"bulk", "urgent"} and queues["bulk"] == stack["job_queue_arn"]
+    described = stack.client("batch").describe_job_queues(jobQueues=list(queues.values()))
+    found = {queue["jobQueueArn"]: queue for queue in described["jobQueues"]}
+    assert set(found) == set(queues.values())
+    for queue in found.values():
+        assert queue["state"] == "ENABLED"
+        assert queue["status"] == "VALID", queue.get("statusReason")
+        order = {entry["computeEnvironment"] for entry in queue["computeEnvironmentOrder"]}
+        assert order == set(stack["compute_environment_arns"])
+        # No job waits in RUNNABLE forever: each blocked reason has a CANCEL action (read back as applied).
+        actions = queue["jobStateTimeLimitActions"]
+        assert {a["reason"] for a in actions} == {
+            "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+            "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
+            "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT",
+        }
+        assert all(a["state"] == "RUNNABLE" and a["action"] == "CANCEL" for a in actions), actions
+        assert all(600 <= a["maxTimeSeconds"] <= 86400 for a in actions), actions
+    assert found[queues["urgent"]]["priority"] > found[queues["bulk"]]["priority"], "urgent goes first"
 
 
 def test_job_definition_active_with_scratch_volume(stack):
@@ -186,7 +200,7 @@ def test_events_rule_targets_log_group_and_queue(stack, keys, key_arn):
     assert rule["State"] == "ENABLED"
     pattern = json.loads(rule["EventPattern"])
     assert "Batch Job State Change" in pattern["detail-type"]
-    assert stack["job_queue_arn"] in json.dumps(pattern["detail"]), "the rule must match only our job queue"
+    assert sorted(pattern["detail"]["jobQueue"]) == sorted(stack["job_queue_arns"].values()), "our queues"
     targets = {t["Arn"] for t in events.list_targets_by_rule(Rule=stack["events_rule_name"])["Targets"]}
     queue_arn = _queue_attributes(stack, "events_queue_url")["QueueArn"]
     assert queue_arn in targets

@@ -41,6 +41,7 @@ def _validate(tmp_path, relative_root: str) -> None:
     ignore = shutil.ignore_patterns(".terraform", "terraform.tfstate*")
     shutil.copytree(terraform.MODULES_DIR, copy / "modules", ignore=ignore, dirs_exist_ok=True)
     shutil.copytree(terraform.ENVS_DIR, copy / "envs", ignore=ignore, dirs_exist_ok=True)
+    shutil.copytree(terraform.REPO / "config", copy / "config", dirs_exist_ok=True)  # the price table
     root = copy / relative_root
     init = _terraform(tmp_path, root, "init", "-backend=false", "-input=false", "-no-color")
     assert init.returncode == 0, f"terraform init failed in {relative_root}:\n{init.stdout}{init.stderr}"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.paths import REPO
-from render_worker import aws
+from render_worker import aws, cost
 
 ROOT = REPO
 EXAMPLE = ROOT / "examples" / "catalog.example.json"
@@ -20,6 +20,20 @@ SIZING_ENV = {
     "SIZING_CHILD_START_S": "0.5",
     "SIZING_STORAGE_PUTS_PER_S": "250",
     "SIZING_MAX_PARALLEL_CHILDREN": "2",
+}
+# What modules/functions writes beside them: the job queues by priority, one child's resources, the prices.
+JOB_QUEUES = {
+    "bulk": "arn:aws:batch:us-east-1:123456789012:job-queue/farm-queue",
+    "urgent": "arn:aws:batch:us-east-1:123456789012:job-queue/farm-urgent-queue",
+}
+RUN_ENV = {
+    **SIZING_ENV,
+    "JOB_QUEUES": json.dumps(JOB_QUEUES),
+    "JOB_VCPU": "2",
+    "JOB_MEMORY_MIB": "4096",
+    "COST_PRICES": cost.load_prices(
+        json.loads((REPO / "config" / "prices.json").read_text()), "us-east-1"
+    ).to_json(),
 }
 
 
@@ -108,6 +122,6 @@ def functions(cloud, monkeypatch):
     s3, key_id = cloud
     monkeypatch.setenv("RENDERS_BUCKET", "renders")
     monkeypatch.setenv("OUTPUT_KMS_KEY_ID", key_id)
-    for name, value in SIZING_ENV.items():
+    for name, value in RUN_ENV.items():
         monkeypatch.setenv(name, value)
     return s3, key_id, load_handler("validate_input"), load_handler("publish_results")

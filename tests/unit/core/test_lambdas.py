@@ -11,7 +11,7 @@ from render_worker import errors, schemas, worker
 from render_worker.errors import RenderIncomplete, SpecInvalid, SpecNotFound, SpecTooLarge
 from render_worker.validate_input import InvalidExecutionInput
 
-from .conftest import generated_spec
+from .conftest import JOB_QUEUES, generated_spec
 
 
 def put(s3, doc, key="catalog.json") -> str:
@@ -83,6 +83,20 @@ def test_validate_input_returns_the_run_plan(functions, example_doc):
             },
             "basis": "1 child: 0.5 s at 1 x 200/s is within 10% of the best 0.5 s (the S3 ceiling 250/s, "
             "from 2 children); more would each pay a 0.5 s start-up for less",
+        },
+        "priority": "bulk",
+        "job_queue": JOB_QUEUES["bulk"],
+        "render_timeout_s": 900,  # the floor: 4 x 0.54 s is less
+        "cost_estimate": {
+            "children": 1,
+            "child_seconds": 0.54,
+            "billed_seconds": 60.0,
+            "spot_usd": 0.000542,  # 60 s x (2 x 0.01334053 + 4 x 0.00146489) / 3600
+            "on_demand_usd": 0.001646,
+            "currency": "USD",
+            "prices_date": "2026-11-30",
+            "basis": "1 child x ~0.5 s (0.5 s start + 8 variants at 200/s), billed 60 s minimum each, "
+            "2 vCPU + 4 GiB, us-east-1 prices of 2026-11-30",
         },
     }
     generated = validate({"spec_uri": uri}, None)["run_id"]
@@ -157,9 +171,17 @@ def test_validate_input_spec_not_found(functions, event, message):
     ("execution_input", "message"),
     [
         (
-            {"spec_uri": "s3://specs/catalog.json", "run_id": "run-7", "priority": 1, "spec_url": "x"},
-            "unknown field(s) 'priority', 'spec_url'; it takes spec_uri and, optionally, run_id, variants "
-            "and spec_version_id",
+            {"spec_uri": "s3://specs/catalog.json", "run_id": "run-7", "prio": 1, "spec_url": "x"},
+            "unknown field(s) 'prio', 'spec_url'; it takes spec_uri and, optionally, run_id, variants, "
+            "spec_version_id, priority and max_cost",
+        ),
+        (
+            {"spec_uri": "s3://specs/catalog.json", "priority": "high"},
+            "the execution input's priority 'high' is not one of bulk, urgent",
+        ),
+        (
+            {"spec_uri": "s3://specs/catalog.json", "max_cost": "cheap"},
+            "the execution input's max_cost 'cheap' is not a positive amount in USD",
         ),
         (
             {"spec_uri": "s3://specs/catalog.json", "run_id": "someone-else"},
@@ -168,7 +190,14 @@ def test_validate_input_spec_not_found(functions, event, message):
         ({"spec_uri": "s3://specs/catalog.json", "run_id": 7}, "run_id 7 is not the execution name"),
         (["s3://specs/catalog.json"], "the execution input is not a JSON object"),
     ],
-    ids=["unknown-fields", "other-run-id", "run-id-not-a-string", "not-an-object"],
+    ids=[
+        "unknown-fields",
+        "bad-priority",
+        "bad-max-cost",
+        "other-run-id",
+        "run-id-not-a-string",
+        "not-an-object",
+    ],
 )
 def test_validate_input_refuses_a_bad_execution_input_before_reading_the_spec(
     functions, execution_input, message
@@ -249,7 +278,10 @@ def test_publish_results_writes_manifest_and_gallery(functions, tmp_path):
         "gallery_uri": "s3://renders/pub-1/index.html",
         "attempt": 1,
         "rendered": 27,
+        # No render job in this event (the test ran the children itself): estimate only, nothing billed.
+        "cost": {"attempt": 1, "estimate": result["cost_estimate"], "actual": message["cost"]["actual"]},
     }
+    assert message["cost"]["actual"]["children"] == 0 and message["cost"]["actual"]["on_demand_usd"] == 0
     manifest_object = s3.get_object(Bucket="renders", Key="pub-1/manifest.json")
     assert manifest_object["ServerSideEncryption"] == "aws:kms" and key_id in manifest_object["SSEKMSKeyId"]
     manifest = json.loads(manifest_object["Body"].read())

@@ -186,7 +186,7 @@ REFUSED = [
     ),
     (
         _set(("options",), {"children": 3}),
-        "/options/children: unexpected property (allowed: variants_per_child)",
+        "/options/children: unexpected property (allowed: max_cost, variants_per_child)",
     ),
     (
         _set(("extra",), True),

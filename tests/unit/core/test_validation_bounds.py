@@ -18,7 +18,7 @@ import pytest
 from harness.bench import generate
 from render_worker import prescan, spec
 
-from .conftest import ROOT, SIZING_ENV
+from .conftest import ROOT, RUN_ENV
 
 LIMIT = spec.MAX_SPEC_BYTES
 HEADROOM = 0.75  # of the Lambda's memory
@@ -184,7 +184,7 @@ def run_handler(path: Path) -> tuple[dict, float, float, float]:
     env = {
         **os.environ,
         "RENDERS_BUCKET": "renders",
-        **SIZING_ENV,
+        **RUN_ENV,
         "MAX_SPEC_BYTES": str(LIMIT),
         "AWS_DEFAULT_REGION": "us-east-1",
     }

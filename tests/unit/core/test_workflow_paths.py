@@ -117,8 +117,9 @@ def test_the_clean_up_jobs_are_fire_and_forget_and_per_attempt():
         assert state["Resource"] == "arn:aws:states:::batch:submitJob", "no .sync: nobody waits for it"
         parameters = state["Parameters"]
         assert parameters["JobName.$"] == "States.Format('{}-scratch-cleanup', $.validated.job_name)"
+        # The bulk queue (the one job queue the template names), the render's job definition.
         assert (parameters["JobQueue"], parameters["JobDefinition"]) == (
-            render["Parameters"]["JobQueue"],
+            f"arn:aws:batch:us-east-1:{ACCOUNT}:job-queue/queue",
             render["Parameters"]["JobDefinition"],
         )
         assert parameters["ContainerOverrides"] == {
@@ -367,6 +368,9 @@ RERUN = {
     "selected_count": 3,
     "variants_per_child": 2,
     "array_size": 2,
+    "priority": "urgent",
+    "job_queue": f"arn:aws:batch:us-east-1:{ACCOUNT}:job-queue/urgent-queue",
+    "render_timeout_s": 900,
 }
 
 
@@ -404,6 +408,7 @@ def test_a_rerun_submits_its_selection_and_attempt_to_the_children(engine):
     execution = engine.run(engine.machine(start_at="ChooseJobShape"), "run-1.r2", json.dumps(state))
     submitted = engine.submitted(execution, "RenderArray")
     assert submitted["JobName"] == "run-1-r2" and submitted["ArrayProperties"] == {"Size": 2}
+    assert submitted["JobQueue"] == RERUN["job_queue"], "the queue ValidateInput chose by priority"
     overrides = submitted["ContainerOverrides"]["Environment"]
     environment = {e["Name"]: e["Value"] for e in overrides if "Name" in e}  # moto adds its own entry
     assert environment == {
@@ -476,7 +481,6 @@ def test_a_cancelled_render_ends_in_one_cancelled_message_and_no_publish(engine)
     [
         {"Error": "States.TaskFailed", "Cause": _cancelled_job("Essential container in task exited")},
         {"Error": "States.TaskFailed", "Cause": _cancelled_job("cancelled by someone")},
-        {"Error": "States.Timeout", "Cause": ""},
     ],
 )
 def test_any_other_render_failure_is_a_failure(engine, failure):
@@ -486,3 +490,44 @@ def test_any_other_render_failure_is_a_failure(engine, failure):
     (message,) = engine.messages(engine.failure_queue)
     assert (message["status"], message["error"], message["run_id"]) == ("FAILED", failure["Error"], "run-1")
     assert engine.entered(execution, {"NotifyCancelled", "NotifyFailure"}) == ["NotifyFailure"]
+
+
+def test_a_render_past_its_time_limit_ends_in_one_failure_message_that_says_so(engine):
+    """The Render task's own TimeoutSecondsPath (ValidateInput's render_timeout_s): States.Timeout is caught,
+    renamed RenderTimedOut with a cause naming the job and the limit, and notified once."""
+    state = {"spec_uri": "s3://specs/c.json", "validated": RERUN, "failure": {"Error": "States.Timeout"}}
+    execution = engine.run(engine.machine(start_at="RenderStopped"), "run-1.r2", json.dumps(state))
+    assert execution["error"] == "RenderFailed.RenderTimedOut"
+    (message,) = engine.messages(engine.failure_queue)
+    assert (message["status"], message["error"], message["run_id"]) == ("FAILED", "RenderTimedOut", "run-1")
+    assert "run-1-r2 did not end within the time limit of 900 s" in message["cause"]
+    assert "RUNNABLE" in message["cause"]
+    assert engine.entered(execution, {"NotifyCancelled", "NotifyFailure"}) == ["NotifyFailure"]
+
+
+def test_the_render_states_take_the_time_limit_and_queue_validate_input_chose():
+    states = definition("arn:aws:sns:us-east-1:1:c", "arn:aws:sns:us-east-1:1:f")["States"]
+    for name in ("RenderPlain", "RenderArray"):
+        assert states[name]["TimeoutSecondsPath"] == "$.validated.render_timeout_s", name
+        assert states[name]["Parameters"]["JobQueue.$"] == "$.validated.job_queue", name
+        # The job id rides along in $.validated, for PublishResults' actual cost.
+        assert (states[name]["ResultSelector"], states[name]["ResultPath"]) == (
+            {"job_id.$": "$.JobId"},
+            "$.validated.render",
+        )
+
+
+def test_children_cancelled_in_runnable_end_in_one_failure_message_that_names_it(engine):
+    """A job queue's jobStateTimeLimitActions cancelled the blocked children: RenderStuckInRunnable, with the
+    job's description (its status reason names RUNNABLE) as the cause."""
+    reason = (
+        "Array Child Job failed: 2 of 2 (Canceled by JobStateTimeLimit action due to reason: "
+        "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE after 600 s in RUNNABLE)"
+    )
+    failure = {"Error": "States.TaskFailed", "Cause": _cancelled_job(reason)}
+    state = {"spec_uri": "s3://specs/c.json", "validated": RERUN, "failure": failure}
+    execution = engine.run(engine.machine(start_at="RenderStopped"), "run-1.r2", json.dumps(state))
+    assert execution["error"] == "RenderFailed.RenderStuckInRunnable"
+    (message,) = engine.messages(engine.failure_queue)
+    assert (message["status"], message["error"]) == ("FAILED", "RenderStuckInRunnable")
+    assert "after 600 s in RUNNABLE" in message["cause"]

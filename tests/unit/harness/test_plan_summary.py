@@ -169,3 +169,132 @@ def test_policy_update_shows_added_and_removed_statements():
     assert "added: [New] Allow actions `x:Y` on `*`" in text
     assert "REMOVED: [Old] Allow actions `x:Y` on `*`" in text
     assert "[Keep]" not in text
+
+
+# ---- fixed monthly cost at rest ----------------------------------------------------------------------------
+
+PRICES = {
+    "currency": "USD", "date": "2026-11-30", "source": ["https://aws.amazon.com/kms/pricing/"],
+    "note": "test", "fargate_minimum_billed_s": 60, "hours_per_month": 730,
+    "regions": {"eu-west-1": {
+        "fargate": {"vcpu_hour": 0.04, "gb_hour": 0.004},
+        "fargate_spot": {"vcpu_hour": 0.01, "gb_hour": 0.001},
+        "kms_key_month": 1.0, "interface_endpoint_az_hour": 0.01, "nat_gateway_hour": 0.05,
+        "efs_standard_gb_month": 0.3, "logs_ingest_gb": 0.5, "logs_storage_gb_month": 0.03,
+        "s3_standard_gb_month": 0.023,
+    }},
+}  # fmt: skip
+
+
+def _rc(address: str, kind: str, actions: list[str], before=None, after=None, module=None, **change) -> dict:
+    rc = {
+        "address": address, "mode": "managed", "type": kind, "name": address.split(".")[-1].split("[")[0],
+        "change": {"actions": actions, "before": before, "after": after, "after_unknown": {}, **change},
+    }  # fmt: skip
+    if module:
+        rc["module_address"] = module
+    return rc
+
+
+def _cost_plan(*resource_changes, region="eu-west-1") -> dict:
+    return {
+        "resource_changes": list(resource_changes),
+        "configuration": {"provider_config": {"aws": {"name": "aws", "expressions": {
+            "region": {"constant_value": region}}}}},
+    }  # fmt: skip
+
+
+def test_fixed_cost_counts_keys_and_endpoint_azs_before_and_after():
+    plan = _cost_plan(
+        _rc('aws_kms_key.this["a"]', "aws_kms_key", ["create"], after={"enable_key_rotation": True}),
+        _rc('aws_kms_key.this["b"]', "aws_kms_key", ["create"], after={"enable_key_rotation": True}),
+        _rc("aws_vpc_endpoint.interface", "aws_vpc_endpoint", ["create"],
+            after={"vpc_endpoint_type": "Interface", "subnet_ids": ["subnet-a", "subnet-b"]}),
+        _rc("aws_vpc_endpoint.s3", "aws_vpc_endpoint", ["create"], after={"vpc_endpoint_type": "Gateway"}),
+        _rc("aws_s3_bucket.renders", "aws_s3_bucket", ["no-op"],
+            before={"bucket": "r"}, after={"bucket": "r"}),
+    )  # fmt: skip
+    counts = plan_summary.fixed_counts(plan)
+    assert counts["before"] == {"s3_buckets": 1}
+    assert counts["after"] == {"kms_keys": 2, "interface_endpoint_azs": 2, "s3_buckets": 1}
+    assert counts["endpoints"] == (0, 1)
+    text = section(plan_summary.summarize(plan, "aws", prices=PRICES), "Fixed monthly cost at rest")
+    # 2 keys x $1 + 1 endpoint x 2 AZs x $0.01 x 730 h = $2 + $14.60
+    assert "| customer-managed KMS keys | 0 -> 2 | $1.00 per key-month | $0.00 -> $2.00 |" in text
+    assert (
+        "| interface VPC endpoints (per endpoint per AZ) | 0 -> 2 (0 -> 1 endpoints) | $0.01 per "
+        "endpoint-AZ-hour ($7.30 a month) | $0.00 -> $14.60 |"
+    ) in text
+    assert "| S3 buckets | 1 -> 1 | $0.023 per GB-month stored (Standard) | $0.00 -> $0.00 |" in text
+    assert "| **total** | | | **$0.00 -> $16.60** |" in text
+    assert "Change: **+$16.60** a month" in text
+    assert "- created: `aws_vpc_endpoint.interface`" in text
+    assert "aws_vpc_endpoint.s3" not in text  # a gateway endpoint costs nothing
+    assert "Fargate compute is billed per run" in text
+    assert "Prices: eu-west-1 (the plan's provider configuration), USD, price table of 2026-11-30" in text
+
+
+def test_fixed_cost_change_of_a_deleted_key_and_nat_gateway():
+    plan = _cost_plan(
+        _rc("aws_kms_key.old", "aws_kms_key", ["delete"], before={"enable_key_rotation": True}),
+        _rc("aws_kms_key.kept", "aws_kms_key", ["no-op"], before={}, after={}),
+        _rc("aws_nat_gateway.this", "aws_nat_gateway", ["create"], after={}),
+    )
+    text = section(plan_summary.summarize(plan, "aws", prices=PRICES), "Fixed monthly cost at rest")
+    assert "| **total** | | | **$2.00 -> $37.50** |" in text  # 1 key + 730 h x $0.05
+    assert "Change: **+$35.50** a month" in text
+    assert "- deleted: `aws_kms_key.old`" in text
+
+
+def test_endpoint_subnets_known_after_apply_are_counted_from_the_configuration():
+    subnet = {"vpc_id": None}
+    endpoint = _rc("module.net.aws_vpc_endpoint.interface", "aws_vpc_endpoint", ["create"],
+                   module="module.net", after={"vpc_endpoint_type": "Interface"},
+                   after_unknown={"subnet_ids": True})  # fmt: skip
+    net = "module.net"
+    subnets = [
+        _rc(f'{net}.aws_subnet.private["{az}"]', "aws_subnet", ["create"], after=subnet, module=net)
+        for az in "abc"
+    ]
+    plan = _cost_plan(endpoint, *subnets)
+    plan["configuration"]["root_module"] = {"module_calls": {"net": {"module": {"resources": [
+        {"address": "aws_vpc_endpoint.interface",
+         "expressions": {"subnet_ids": {"references": ["aws_subnet.private"]}}},
+    ]}}}}  # fmt: skip
+    text = section(plan_summary.summarize(plan, "aws", prices=PRICES), "Fixed monthly cost at rest")
+    assert "0 -> 3 (0 -> 1 endpoints)" in text
+    assert "subnets known after apply: 3 planned `module.net.aws_subnet.private`" in text
+
+    del plan["configuration"]["root_module"]  # nothing to count them from: one AZ, a lower bound
+    text = section(plan_summary.summarize(plan, "aws", prices=PRICES), "Fixed monthly cost at rest")
+    assert "0 -> 1 (0 -> 1 endpoints)" in text
+    assert "**$0.00 -> at least $7.30**" in text
+    assert "subnets unknown: counted as one AZ, so this is a lower bound" in text
+
+
+def test_fixed_cost_region_comes_from_the_plan_then_the_caller_then_the_default():
+    region = {"region": {"references": ["var.region"]}}
+    by_variable = {
+        "configuration": {"provider_config": {"aws": {"expressions": region}}},
+        "variables": {"region": {"value": "eu-west-1"}},
+    }
+    assert plan_summary.plan_region(by_variable)[0] == "eu-west-1"
+    assert "variable `region`" in plan_summary.plan_region(by_variable)[1]
+    assert plan_summary.plan_region({}, "eu-west-1") == (
+        "eu-west-1", "given to the summary (the plan's provider configuration names none)"
+    )  # fmt: skip
+    assert plan_summary.plan_region({})[0] == "us-east-1"
+    text = section(plan_summary.summarize(_cost_plan(region="ap-south-9"), "aws", prices=PRICES), "Fixed")
+    assert "Not computed for ap-south-9 (the plan's provider configuration)" in text
+    assert "config/prices.json has no region 'ap-south-9'" in text
+
+
+def test_fixed_cost_defaults_to_the_repository_price_table(summary):
+    text = section(summary, "Fixed monthly cost at rest")
+    assert summary.index("## Security-relevant changes") < summary.index("## Fixed monthly cost at rest")
+    assert summary.index("## Fixed monthly cost at rest") < summary.index("## Changes per module")
+    table = json.loads(plan_summary.PRICES_PATH.read_text())
+    assert f"price table of {table['date']}" in text
+    assert "https://aws.amazon.com/kms/pricing/" in text
+    assert "| customer-managed KMS keys | 0 -> 1 |" in text  # the fixture creates one key
+    assert "| CloudWatch log groups | 1 -> 0 |" in text  # and deletes a log group
