@@ -220,3 +220,32 @@ class BatchSetup:
 @pytest.fixture(scope="session")
 def batch_setup(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> BatchSetup:
     return BatchSetup(cloud, tmp_path_factory.mktemp("scripts"))
+
+
+def batch_events_queue(cloud, job_queue: str) -> str:
+    """An SQS queue receiving the Batch state-change events of `job_queue` (an EventBridge rule)."""
+    sqs, events = cloud.client("sqs"), cloud.client("events")
+    url = sqs.create_queue(QueueName=unique("queue-events"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule = unique("queue-rule")
+    pattern = {
+        "source": ["aws.batch"],
+        "detail-type": ["Batch Job State Change"],
+        "detail": {"jobQueue": [f"arn:aws:batch:us-east-1:123456789012:job-queue/{job_queue}"]},
+    }
+    rule_arn = events.put_rule(Name=rule, EventPattern=json.dumps(pattern))["RuleArn"]
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": arn}])
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    return url

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from tests.unit.localcloud.conftest import CONCURRENCY, unique, wait_for
+from tests.unit.localcloud.conftest import CONCURRENCY, batch_events_queue, unique, wait_for
 
 EXIT_ON_ATTEMPT = """
 import os, sys
@@ -137,32 +137,8 @@ def test_array_parent_fails_when_one_child_fails(batch_setup):
 
 
 def test_state_changes_reach_an_sqs_target_of_an_eventbridge_rule(cloud, batch_setup):
-    sqs, events = cloud.client("sqs"), cloud.client("events")
-    queue_url = sqs.create_queue(QueueName=unique("batch-events"))["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    rule = unique("batch-rule")
-    pattern = {
-        "source": ["aws.batch"],
-        "detail-type": ["Batch Job State Change"],
-        "detail": {"jobQueue": [f"arn:aws:batch:us-east-1:123456789012:job-queue/{batch_setup.queue_name}"]},
-    }
-    rule_arn = events.put_rule(Name=rule, EventPattern=json.dumps(pattern))["RuleArn"]
-    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn}])
-    admit_rule = {  # EventBridge delivers as events.amazonaws.com: the queue policy must admit the rule
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
-            }
-        ],
-    }
-    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(admit_rule)})
+    sqs = cloud.client("sqs")
+    queue_url = batch_events_queue(cloud, batch_setup.queue_name)
     job_id = batch_setup.submit(batch_setup.job_definition(["python", "-c", "print('ok')"]))
     assert batch_setup.wait_done(job_id)["status"] == "SUCCEEDED"
 

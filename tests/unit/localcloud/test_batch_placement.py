@@ -6,73 +6,16 @@ process, exact), then through the process cloud's Batch API."""
 from __future__ import annotations
 
 import os
-import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
 from localcloud import batch_runner, faults
 from localcloud.batch_runner import SlotPool
 from tests.unit.localcloud.conftest import fargate_queue, unique, wait_for
+from tests.unit.localcloud.pool_fakes import Environment, Job, Queue, Waiter, placement_order
 
 # ---- the pool, in process ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Environment:
-    name: str
-    max_vcpus: int | None  # None: UNMANAGED, no compute resources
-    kind: str = "FARGATE"
-
-    @property
-    def arn(self) -> str:
-        return f"arn:aws:batch:us-east-1:123456789012:compute-environment/{self.name}"
-
-    @property
-    def compute_resources(self) -> dict | None:
-        return None if self.max_vcpus is None else {"type": self.kind, "maxvCpus": self.max_vcpus}
-
-
-@dataclass
-class Queue:
-    environments: list[Environment]
-    arn: str = field(default_factory=lambda: f"arn:aws:batch:us-east-1:123456789012:job-queue/{unique('q')}")
-
-
-@dataclass
-class Definition:
-    container_properties: dict[str, Any]
-
-
-class Job:
-    def __init__(
-        self, queue: Queue, vcpus: str | None = "1", legacy: bool = False, overrides: dict | None = None
-    ):
-        props: dict[str, Any] = {"image": "x"}
-        if vcpus is not None:
-            requirement = [{"type": "VCPU", "value": vcpus}]
-            props.update({"vcpus": int(vcpus)} if legacy else {"resourceRequirements": requirement})
-        self.job_queue = queue
-        self.job_definition = Definition(props)
-        self.container_overrides = overrides or {}
-        self.stop = False
-
-
-class Waiter:
-    """acquire() in a thread of its own: what a job thread of batch_runner does."""
-
-    def __init__(self, pool: SlotPool, job: Job):
-        self.job = job
-        self.result: Any = "pending"
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._run, args=(pool,), daemon=True)
-        self.thread.start()
-
-    def _run(self, pool: SlotPool) -> None:
-        self.result = pool.acquire(self.job)
-        self.done.set()
 
 
 def waiting(pool: SlotPool, count: int) -> None:
@@ -120,14 +63,7 @@ def test_waiters_are_placed_in_arrival_order():
     for count in range(1, 6):
         waiters.append(Waiter(pool, Job(queue)))
         waiting(pool, count)  # each one queued before the next arrives
-    order = []
-    for _ in waiters:
-        pool.release(running)
-        placed = wait_for(lambda: [w for w in waiters if w.done.is_set() and w not in order], timeout=5)
-        assert len(placed) == 1  # a release places exactly one
-        order.append(placed[0])
-        running = placed[0].result
-    assert order == waiters
+    assert placement_order(pool, running, waiters) == waiters
 
 
 def test_a_job_no_environment_can_hold_stays_runnable_and_holds_up_nobody():

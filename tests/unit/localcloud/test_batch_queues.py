@@ -9,9 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
-import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -21,7 +19,8 @@ from moto.batch.responses import BatchResponse
 
 from localcloud import batch_runner, faults
 from localcloud.batch_runner import SlotPool
-from tests.unit.localcloud.conftest import fargate_queue, unique, wait_for
+from tests.unit.localcloud.conftest import batch_events_queue, fargate_queue, unique, wait_for
+from tests.unit.localcloud.pool_fakes import Environment, Job, Queue, Waiter, placement_order
 
 MAX_RESOURCE = "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE"
 BLOCKED_REASON = (
@@ -46,75 +45,10 @@ def action(seconds: float = 600, reason: str = MAX_RESOURCE, **extra) -> dict[st
 # ---- the pool, in process ----------------------------------------------------------------------------------
 
 
-@dataclass
-class Environment:
-    name: str
-    max_vcpus: int | None
-    status: str = "VALID"
-
-    @property
-    def arn(self) -> str:
-        return f"arn:aws:batch:us-east-1:123456789012:compute-environment/{self.name}"
-
-    @property
-    def compute_resources(self) -> dict | None:
-        return None if self.max_vcpus is None else {"type": "FARGATE", "maxvCpus": self.max_vcpus}
-
-
-@dataclass
-class Queue:
-    environments: list[Environment]
-    priority: int | str = 1
-    job_state_time_limit_actions: list[dict] = field(default_factory=list)
-    arn: str = field(default_factory=lambda: f"arn:aws:batch:us-east-1:123456789012:job-queue/{unique('q')}")
-
-
-@dataclass
-class Definition:
-    container_properties: dict[str, Any]
-
-
-class Job:
-    def __init__(self, queue: Queue, vcpus: str = "1", name: str = "job"):
-        self.job_queue = queue
-        self.job_name = name
-        self.job_definition = Definition({"resourceRequirements": [{"type": "VCPU", "value": vcpus}]})
-        self.container_overrides: dict = {}
-        self.stop = False
-        self.job_stopped_reason: str | None = None
-
-
-class Waiter:
-    """acquire() in a thread of its own, as a job thread of batch_runner does."""
-
-    def __init__(self, pool: SlotPool, job: Job):
-        self.job = job
-        self.result: Any = "pending"
-        self.done = threading.Event()
-        threading.Thread(target=self._run, args=(pool,), daemon=True).start()
-
-    def _run(self, pool: SlotPool) -> None:
-        self.result = pool.acquire(self.job)
-        self.done.set()
-
-
 def queued(pool: SlotPool, waiter: Waiter, count: int) -> Waiter:
     """The waiter, once `count` jobs wait in the pool (it queued before the next one arrives)."""
     wait_for(lambda: pool.waiting == count, timeout=5, interval=0.01)
     return waiter
-
-
-def placement_order(pool: SlotPool, running, waiters: list[Waiter]) -> list[Waiter]:
-    """Release the running job, then each placed one in turn: the order the waiters were placed in."""
-    order: list[Waiter] = []
-    for _ in waiters:
-        pool.release(running)
-        placed = wait_for(lambda: [w for w in waiters if w.done.is_set() and w not in order], timeout=5)
-        assert len(placed) == 1  # a release places exactly one
-        order.append(placed[0])
-        running = placed[0].result
-    pool.release(running)
-    return order
 
 
 def test_the_higher_priority_queue_is_placed_first_and_fifo_within_a_priority():
@@ -274,35 +208,6 @@ def _submit(cloud, batch_setup, queue: str, vcpus: int = 2, name: str | None = N
     )["jobId"]
 
 
-def _events_queue(cloud, job_queue: str) -> str:
-    """An SQS queue receiving the Batch state-change events of `job_queue` (an EventBridge rule)."""
-    sqs, events = cloud.client("sqs"), cloud.client("events")
-    url = sqs.create_queue(QueueName=unique("queue-events"))["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    rule = unique("queue-rule")
-    pattern = {
-        "source": ["aws.batch"],
-        "detail-type": ["Batch Job State Change"],
-        "detail": {"jobQueue": [f"arn:aws:batch:us-east-1:123456789012:job-queue/{job_queue}"]},
-    }
-    rule_arn = events.put_rule(Name=rule, EventPattern=json.dumps(pattern))["RuleArn"]
-    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": arn}])
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
-            }
-        ],
-    }
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
-    return url
-
-
 def _terminate(cloud, batch_setup, job_id: str) -> None:
     cloud.client("batch").terminate_job(jobId=job_id, reason="test clean-up")
     batch_setup.wait_done(job_id, timeout=15)
@@ -422,7 +327,7 @@ def test_urgent_children_are_placed_before_the_remaining_bulk_children(cloud, ba
 
 def test_a_blocked_job_shows_the_reason_and_is_cancelled_by_the_queues_action(cloud, batch_setup):
     queue, _ = _queue(cloud, 24, jobStateTimeLimitActions=[action(600)])
-    events = _events_queue(cloud, queue)
+    events = batch_events_queue(cloud, queue)
     name = unique("blocked")
     with faults.set(cloud.endpoint, job_state_time_limit_s=1.5, scope=name) as f:
         assert f.get()["settings"]["job_state_time_limit_s"] == 1.5
