@@ -242,10 +242,10 @@ class FarmClient:
         catalog = spec.load_catalog(body)
         model = self.stack.sizing_model()
         plan = sizing.plan(catalog.variant_count, model, catalog.override)
-        given = self.stack["job_resources"]
-        resources = cost.Resources(float(given["vcpu"]), int(given["memory_mib"]))
-        prices = cost.RegionPrices.from_json(json.dumps(self.stack["prices"]), "the stack's prices output")
-        return catalog, plan, cost.estimate(catalog.variant_count, plan, model, resources, prices)
+        estimate = cost.estimate(
+            catalog.variant_count, plan, model, self.stack.job_resources(), self.stack.prices()
+        )
+        return catalog, plan, estimate
 
     # -- looking at runs --
 
@@ -330,11 +330,11 @@ class FarmClient:
         """The attempt's children's progress objects (render_worker.child_progress), summed: variants done of
         the attempt's selected count, the rate since its first child started, and the ETA."""
         prefix = f"{run_id}/"
-        listed = self._list(prefix + child_progress.attempt_prefix(attempt))
+        listed = self.objects(run_id, child_progress.attempt_prefix(attempt))
         keys = [
-            key
-            for key in listed
-            if (child_progress.parse_progress_key(key[len(prefix) :]) or (0,))[0] == attempt
+            obj["Key"]
+            for obj in listed
+            if (child_progress.parse_progress_key(obj["Key"][len(prefix) :]) or (0,))[0] == attempt
         ]
         bucket = self.stack["renders_bucket"]
         s3 = self.client("s3")
@@ -343,14 +343,6 @@ class FarmClient:
         total = int(validated.get("selected_count", validated.get("variant_count", 0)) or 0)
         children = int(validated.get("children") or validated.get("array_size") or 0)
         return child_progress.summarize(bodies, total, children, time.time())
-
-    def _list(self, prefix: str) -> list[str]:
-        """Every key under `prefix` of the renders bucket (full keys)."""
-        paginator = self.client("s3").get_paginator("list_objects_v2")
-        found: list[str] = []
-        for page in paginator.paginate(Bucket=self.stack["renders_bucket"], Prefix=prefix):
-            found.extend(obj["Key"] for obj in page.get("Contents", []))
-        return found
 
     def _children(self, job_id: str) -> tuple[int | None, int, int]:
         """(total, done, failed) from DescribeJobs: arrayProperties.statusSummary, or the job if plain."""
@@ -620,11 +612,11 @@ class FarmClient:
 
     # -- renders --
 
-    def objects(self, run_id: str) -> Iterator[dict[str, Any]]:
-        """Every object under s3://<renders>/<run_id>/ (ListObjectsV2 entries: Key, Size, ETag, ...)."""
+    def objects(self, run_id: str, under: str = "") -> Iterator[dict[str, Any]]:
+        """Every object under s3://<renders>/<run_id>/<under> (ListObjectsV2 entries: Key, Size, ETag...)."""
         s3 = self.client("s3")
         paginator = s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.stack["renders_bucket"], Prefix=f"{run_id}/"):
+        for page in paginator.paginate(Bucket=self.stack["renders_bucket"], Prefix=f"{run_id}/{under}"):
             yield from page.get("Contents", [])
 
     def keys(self, run_id: str) -> list[str]:

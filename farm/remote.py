@@ -38,6 +38,7 @@ from render_worker import cost
 from render_worker.child_progress import RunProgress
 from render_worker.errors import FarmError
 from render_worker.uri import check_run_id
+from render_worker.validate_input import PRIORITIES
 
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
@@ -248,9 +249,8 @@ def _estimate(client: FarmClient, spec: Path, max_cost: float | None, *, show: b
             f"  {'cost:':<{LABEL_WIDTH}} {spot} on Fargate Spot, {on_demand} on-demand "
             f"({estimate.currency}, prices of {estimate.prices_date})"
         )
-    where = "--max-cost" if max_cost is not None else "the spec's options.max_cost"
     try:
-        cost.check_max_cost(estimate, max_cost if max_cost is not None else catalog.max_cost, where)
+        cost.check_run_cost(estimate, max_cost, "--max-cost", catalog.max_cost)
     except cost.CostLimitExceeded as err:
         print(f"farm submit: refused: {err}", file=sys.stderr)
         return EXIT_RUN_FAILED
@@ -415,7 +415,7 @@ def register(subparsers) -> None:
     )
     submit.add_argument(
         "--priority",
-        choices=("bulk", "urgent"),
+        choices=PRIORITIES,
         default="bulk",
         help="the job queue: urgent runs are placed before the bulk runs queued ahead of them (default bulk)",
     )

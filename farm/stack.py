@@ -60,6 +60,19 @@ class Stack:
             max_parallel_children=int(given["max_parallel_children"]),
         )
 
+    def job_resources(self):
+        """One child's vCPU and memory (its `job_resources` output), as render_worker.cost's Resources."""
+        from render_worker import cost
+
+        given = self["job_resources"]
+        return cost.Resources(float(given["vcpu"]), int(given["memory_mib"]))
+
+    def prices(self):
+        """The stack's region's row of config/prices.json (its `prices` output), as render_worker.cost's."""
+        from render_worker import cost
+
+        return cost.RegionPrices.from_json(json.dumps(self["prices"]), "the stack's prices output")
+
     def local_credentials(self) -> dict[str, str]:
         """boto3 keyword arguments for the local cloud: its endpoint and the admin keys its boot issued."""
         from localcloud import credentials  # late: the aws path never needs it

@@ -132,6 +132,11 @@ def blocked_reason(queue, vcpus: float) -> str | None:
     return None
 
 
+def reason_code(reason: str) -> str:
+    """The code of a blocked reason (before " - "), what a jobStateTimeLimitActions entry names."""
+    return reason.split(" - ", 1)[0]
+
+
 def _invalid(environment) -> bool:
     return str(getattr(environment, "status", "") or "").upper() == "INVALID"
 
@@ -450,7 +455,7 @@ class SlotPool:
         return max_time if override is None else override
 
     def _deadline(self, ticket: _Ticket, key: tuple[str, float], reason: str) -> float | None:
-        code = reason.split(" - ", 1)[0]
+        code = reason_code(reason)
         if code not in ACTIONABLE_CODES:
             return None
         limit = self._limit(ticket.job, code)
@@ -474,12 +479,12 @@ class SlotPool:
         arrival compares its own deadline with that, so the 10,000th child does not wake the thread."""
         groups: dict[tuple[str, str], list[tuple[str, float]]] = {}
         for key, block in self._blocked.items():
-            if block.reason.split(" - ", 1)[0] in ACTIONABLE_CODES:
+            if reason_code(block.reason) in ACTIONABLE_CODES:
                 groups.setdefault((key[0], block.reason), []).append(key)
         next_due: float | None = None
         for (queue_arn, reason), keys in groups.items():
-            code = reason.split(" - ", 1)[0]
-            since = min(self._blocked[key].since for key in keys)
+            code = reason_code(reason)
+            since = self._head_since(queue_arn, reason)
             cache: dict[str, float | None] = {}
             due: list[tuple[str, float]] = []
             for key in keys:

@@ -15,9 +15,12 @@ workers see each other's deliveries. Nothing here is used by the unit suite: fix
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -240,11 +243,30 @@ class LiveFarm:
 
         self.stack = stack
         self.client = FarmClient(stack)
+        self.directory = mailbox_root
         self.notifications = Mailbox(
             self.client, "notifications_queue_url", mailbox_root / "notifications", notification_key
         )
         self.failures = Mailbox(self.client, "failure_queue_url", mailbox_root / "failures", notification_key)
         self.events = Mailbox(self.client, "events_queue_url", mailbox_root / "events", event_key)
+
+    @functools.cached_property
+    def cli_env(self) -> dict[str, str]:
+        """The environment of a `farm` CLI process: it reads the stack's outputs from a file, as
+        FARM_OUTPUTS_JSON lets a user do."""
+        saved = self.directory / "outputs.json"
+        saved.write_text(json.dumps(self.stack.saved_outputs()))
+        return {**os.environ, "FARM_OUTPUTS_JSON": str(saved)}
+
+    def cli(self, *argv: str, timeout: float = LIVE_TIMEOUT) -> subprocess.CompletedProcess:
+        """`farm ARGV` as a user runs it (a process of its own: exit code and what it prints)."""
+        return subprocess.run(
+            [sys.executable, "-m", "farm.cli", *argv],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.cli_env,
+        )
 
     @staticmethod
     def new_run_id(label: str) -> str:

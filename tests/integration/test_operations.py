@@ -9,7 +9,6 @@ every Batch retry, and render on a rerun), so the first attempt FAILS with those
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -27,28 +26,6 @@ PRODUCTS, PER_PRODUCT, PER_CHILD = 40, 10, 100  # 400 variants, 4 children
 FAIL_ONCE = (205, 250, 299)  # all in child 2's slice [200, 300)
 CANCEL_VARIANTS, CANCEL_PER_CHILD = 1000, 10  # 100 children: far more than run at once
 ACTIVE = {"SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"}
-
-
-CLI_ENV: dict[str, str] = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def cli_env(stack, tmp_path_factory):
-    """The CLI's processes read the stack's outputs from a file, as FARM_OUTPUTS_JSON lets a user do."""
-    saved = tmp_path_factory.mktemp("outputs") / "outputs.json"
-    saved.write_text(json.dumps(stack.saved_outputs()))
-    CLI_ENV.update(os.environ, FARM_OUTPUTS_JSON=str(saved))
-
-
-def farm_cli(*argv: str) -> subprocess.CompletedProcess:
-    """`farm ARGV` as a user runs it (a process of its own: exit code and what it prints)."""
-    return subprocess.run(
-        [sys.executable, "-m", "farm.cli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=LIVE_TIMEOUT,
-        env=CLI_ENV,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +53,8 @@ def test_a_failed_run_leaves_only_the_failing_variants_missing(farm, rerun_case)
     assert message["status"] == "FAILED"
 
 
-def test_logs_of_a_failed_run_show_the_failed_child(rerun_case):
-    shown = farm_cli("logs", rerun_case["run_id"])
+def test_logs_of_a_failed_run_show_the_failed_child(farm, rerun_case):
+    shown = farm.cli("logs", rerun_case["run_id"])
     assert shown.returncode == 0, shown.stderr
     assert f":{2} (attempt 1, FAILED)" in shown.stdout, shown.stdout
     assert "FAILONCE-" in shown.stdout  # the hook's failure, as the child logged it
@@ -87,7 +64,7 @@ def test_rerun_renders_only_the_missing_variants_as_attempt_2(farm, stack, rerun
     run_id, missing = rerun_case["run_id"], rerun_case.get("missing")
     assert missing, "the failed first attempt was not checked"
     started = time.monotonic()
-    shown = farm_cli("rerun", run_id, "--wait", "--timeout", str(LIVE_TIMEOUT))
+    shown = farm.cli("rerun", run_id, "--wait", "--timeout", str(LIVE_TIMEOUT))
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert f"attempt 2 renders the {len(missing)} of {PRODUCTS * PER_PRODUCT} variants that are missing" in (
         shown.stdout
@@ -128,7 +105,7 @@ def test_rerun_renders_only_the_missing_variants_as_attempt_2(farm, stack, rerun
 
 def test_a_rerun_of_a_complete_run_does_nothing(farm, rerun_case):
     assert "rerun_seconds" in rerun_case, "the rerun did not succeed"
-    shown = farm_cli("rerun", rerun_case["run_id"])
+    shown = farm.cli("rerun", rerun_case["run_id"])
     assert shown.returncode == 0, shown.stderr
     assert f"run {rerun_case['run_id']} is complete: {PRODUCTS * PER_PRODUCT} variants, nothing to do" in (
         shown.stdout
@@ -141,7 +118,7 @@ def test_logs_of_a_sku_show_the_child_that_rendered_it(farm, rerun_case):
     rows = flat_variants(rerun_case["spec"])
     for flat, attempt in ((FAIL_ONCE[0], 2), (17, 1)):
         sku = rows[flat]["variant"]["sku"]
-        shown = farm_cli("logs", rerun_case["run_id"], "--sku", sku)
+        shown = farm.cli("logs", rerun_case["run_id"], "--sku", sku)
         assert shown.returncode == 0, shown.stderr
         assert f"(attempt {attempt}, SUCCEEDED)" in shown.stdout, shown.stdout
         slices = [
@@ -151,7 +128,7 @@ def test_logs_of_a_sku_show_the_child_that_rendered_it(farm, rerun_case):
         ]
         assert slices, shown.stdout
         assert any(s["first"] <= flat < s["stop"] for s in slices), slices
-    unknown = farm_cli("logs", rerun_case["run_id"], "--sku", "NO-SUCH-SKU")
+    unknown = farm.cli("logs", rerun_case["run_id"], "--sku", "NO-SUCH-SKU")
     assert unknown.returncode == 3 and "NO-SUCH-SKU" in unknown.stderr
 
 
@@ -170,7 +147,7 @@ def cancelled(farm, stack):
         time.sleep(0.5)
     assert not state.finished, "the run ended before it could be cancelled: make it longer"
     asked = time.time()
-    shown = farm_cli("cancel", run_id)  # returns once the execution has ended
+    shown = farm.cli("cancel", run_id)  # returns once the execution has ended
     answered = time.time() - asked
     # Every child has stopped (SUCCEEDED before the cancel, or FAILED: terminated or never started).
     children = [f"{state.job_id}:{i}" for i in range(CANCEL_VARIANTS // CANCEL_PER_CHILD)]
@@ -208,15 +185,15 @@ def test_cancel_ends_in_one_cancelled_message_and_no_manifest(farm, cancelled, n
     assert not list(notification_validator.iter_errors(found[0]))
     assert farm.notifications.wait_for(run_id, until=lambda _: True, quiet=checks.QUIET_SECONDS) == []
     assert "manifest.json" not in farm.keys(run_id) and "index.html" not in farm.keys(run_id)
-    again = farm_cli("cancel", run_id)
+    again = farm.cli("cancel", run_id)
     assert (
         again.returncode == 0
         and f"run {run_id} had already ended CANCELLED: nothing to cancel" in again.stdout
     )
 
 
-def test_ls_shows_both_runs(rerun_case, cancelled):
-    shown = farm_cli("ls", "--limit", "200")
+def test_ls_shows_both_runs(farm, rerun_case, cancelled):
+    shown = farm.cli("ls", "--limit", "200")
     assert shown.returncode == 0, shown.stderr
     lines = {line.split()[0]: line.split() for line in shown.stdout.splitlines()[1:]}
     run, cancel = rerun_case["run_id"], cancelled["run_id"]
@@ -235,7 +212,7 @@ def test_fetch_interrupted_and_restarted_downloads_each_object_once(farm, rerun_
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=CLI_ENV,
+        env=farm.cli_env,
     )
     deadline = time.monotonic() + 60
     while not (journal.is_file() and len(journal.read_text().splitlines()) >= 20):
@@ -249,7 +226,7 @@ def test_fetch_interrupted_and_restarted_downloads_each_object_once(farm, rerun_
     first = len(journal.read_text().splitlines())
     assert 20 <= first < len(objects)
 
-    resumed = farm_cli("fetch", run_id, "--out", str(out))
+    resumed = farm.cli("fetch", run_id, "--out", str(out))
     assert resumed.returncode == 0, resumed.stderr
     assert f"(downloaded {len(objects) - first}, already there {first})" in resumed.stdout
     logged = [json.loads(line)["key"] for line in journal.read_text().splitlines()]
@@ -259,8 +236,8 @@ def test_fetch_interrupted_and_restarted_downloads_each_object_once(farm, rerun_
         assert (out / key).read_bytes() == farm.get(run_id, key), key
 
 
-def test_fetch_shows_progress_lines_in_a_log(rerun_case, tmp_path):
-    shown = farm_cli("fetch", rerun_case["run_id"], "--out", str(tmp_path / "again"))
+def test_fetch_shows_progress_lines_in_a_log(farm, rerun_case, tmp_path):
+    shown = farm.cli("fetch", rerun_case["run_id"], "--out", str(tmp_path / "again"))
     assert shown.returncode == 0, shown.stderr
     progress = [line for line in shown.stdout.splitlines() if f"fetch {rerun_case['run_id']}" in line]
     total = PRODUCTS * PER_PRODUCT + 2  # the SVGs, manifest.json and index.html

@@ -9,8 +9,6 @@ in about 40 s: long enough to look at halfway.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
 import pytest
@@ -113,11 +111,7 @@ def test_the_actual_cost_is_within_25_percent_of_an_estimate_measured_on_another
     assert run.state.status == "SUCCEEDED", f"{run.state.status}: {run.state.error}"
 
     plan = sizing.plan(1000, model, 250)
-    resources = cost.Resources(
-        float(slow_stack["job_resources"]["vcpu"]), int(slow_stack["job_resources"]["memory_mib"])
-    )
-    prices = cost.RegionPrices.from_json(json.dumps(slow_stack["prices"]))
-    estimate = cost.estimate(1000, plan, model, resources, prices)
+    estimate = cost.estimate(1000, plan, model, slow_stack.job_resources(), slow_stack.prices())
 
     manifest = json.loads(farm.get(run.run_id, "manifest.json"))
     assert not list(manifest_validator.iter_errors(manifest))
@@ -141,31 +135,20 @@ def test_the_actual_cost_is_within_25_percent_of_an_estimate_measured_on_another
     assert message["cost"] == manifest["cost"]
 
 
-def farm_cli(stack, tmp_path, *argv: str) -> subprocess.CompletedProcess:
-    outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps(stack.saved_outputs()))
-    import os
-
-    env = {**os.environ, "FARM_OUTPUTS_JSON": str(outputs)}
-    return subprocess.run(
-        [sys.executable, "-m", "farm.cli", *argv], capture_output=True, text=True, timeout=120, env=env
-    )
-
-
-def test_submit_estimate_prints_the_plan_and_its_cost(stack, tmp_path):
+def test_submit_estimate_prints_the_plan_and_its_cost(farm, tmp_path):
     spec = tmp_path / "estimate.json"
     spec.write_text(json.dumps(make_spec("estimate", 10, 100)))
-    shown = farm_cli(stack, tmp_path, "submit", str(spec), "--estimate")
+    shown = farm.cli("submit", str(spec), "--estimate")
     assert shown.returncode == 0, shown.stderr
     assert "estimate for" in shown.stdout and "1,000 variants" in shown.stdout
     assert "on Fargate Spot" in shown.stdout and "on-demand" in shown.stdout, shown.stdout
     assert "submitted" not in shown.stdout
 
 
-def test_max_cost_refuses_before_anything_runs(farm, stack, tmp_path):
+def test_max_cost_refuses_before_anything_runs(farm, tmp_path):
     spec = tmp_path / "dear.json"
     spec.write_text(json.dumps(make_spec("dear", 10, 100)))
-    shown = farm_cli(stack, tmp_path, "submit", str(spec), "--max-cost", "0.000001")
+    shown = farm.cli("submit", str(spec), "--max-cost", "0.000001")
     assert shown.returncode == 1, shown.stdout + shown.stderr
     assert (
         "refused: the estimated cost" in shown.stderr

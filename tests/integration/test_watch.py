@@ -93,21 +93,13 @@ def api(url: str) -> dict:
         return json.loads(response.read())
 
 
-@pytest.fixture
-def cli_env(stack, tmp_path) -> dict[str, str]:
-    """The CLI's process reads the stack's outputs from a file, as FARM_OUTPUTS_JSON lets a user do."""
-    saved = tmp_path / "outputs.json"
-    saved.write_text(json.dumps(stack.saved_outputs()))
-    return {**os.environ, "FARM_OUTPUTS_JSON": str(saved)}
-
-
-def test_watch_shows_a_run_filling_in_and_stops_when_it_succeeded(farm, stack, cli_env, tmp_path):
+def test_watch_shows_a_run_filling_in_and_stops_when_it_succeeded(farm, stack, tmp_path):
     if not stack.outputs.get("test_hooks_enabled"):
         pytest.skip("the SLOW- hook needs a stack with test hooks (envs/local)")
     browser.chromium()  # missing: fail now, not after a 40 s run
     run_id = farm.new_run_id("watch")
     farm.client.submit(json.dumps(slow_spec()).encode(), run_id)
-    watcher = WatchProcess(run_id, cli_env, tmp_path / "watch.stderr")
+    watcher = WatchProcess(run_id, farm.cli_env, tmp_path / "watch.stderr")
     try:
         url = watcher.url()
 

@@ -74,8 +74,8 @@ class Reporter:
         self._interval_s = interval_s
         self._thread: threading.Thread | None = None
 
-    def start(self, already_done: int = 0) -> Reporter:
-        self._body["done"] = already_done
+    def start(self) -> Reporter:
+        """The first write (nothing done yet: resumed variants are counted as render_slice passes them)."""
         self._write(finished=False)
         self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
         self._thread.start()

@@ -463,6 +463,18 @@ def check_max_cost(cost: Cost, max_cost: float | None, where: str) -> None:
     )
 
 
+SPEC_MAX_COST = "the spec's options.max_cost"
+
+
+def check_run_cost(cost: Cost, given: float | None, given_where: str, spec_max_cost: float | None) -> None:
+    """The run's limit: a max_cost given with the run (`given_where`: the execution input's, --max-cost) wins
+    over the spec's options.max_cost; refuse (CostLimitExceeded) an estimate over it."""
+    if given is not None:
+        check_max_cost(cost, given, given_where)
+    else:
+        check_max_cost(cost, spec_max_cost, SPEC_MAX_COST)
+
+
 def price(amount: float) -> str:
     """A unit price or a limit as written, to at most six decimals: `$1.00`, `$0.045`, `$0.001`."""
     return f"${amount:,.2f}" if amount == round(amount, 2) else "$" + f"{amount:,.6f}".rstrip("0")

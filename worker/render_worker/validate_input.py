@@ -222,10 +222,7 @@ def validate_input(event: Any, *, s3: Any, env: Mapping[str, str]) -> dict[str, 
     else:
         plan = sizing.nothing_selected(catalog.override)
     estimate = cost.estimate(chosen.count, plan, model, resources, prices)
-    if request.max_cost is not None:
-        cost.check_max_cost(estimate, request.max_cost, "the execution input's max_cost")
-    elif catalog.max_cost is not None:
-        cost.check_max_cost(estimate, catalog.max_cost, "the spec's options.max_cost")
+    cost.check_run_cost(estimate, request.max_cost, "the execution input's max_cost", catalog.max_cost)
     result = {
         "run_id": execution.run_id,
         "attempt": execution.attempt,

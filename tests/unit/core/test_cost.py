@@ -177,6 +177,16 @@ def test_check_max_cost_compares_the_on_demand_figure():
         cost.check_max_cost(estimate, between, "--max-cost")
 
 
+def test_a_max_cost_given_with_the_run_wins_over_the_spec_s():
+    estimate = cost.estimate(250, sizing.plan(250, SLOW, override=100), SLOW, HALF, PRICES)
+    cost.check_run_cost(estimate, 1.0, "--max-cost", 0.001)  # the given limit passes: the spec's is not read
+    with pytest.raises(cost.CostLimitExceeded, match=r"over max_cost \$0\.001 \(--max-cost\)"):
+        cost.check_run_cost(estimate, 0.001, "--max-cost", 1.0)
+    with pytest.raises(cost.CostLimitExceeded, match=r"\(the spec's options\.max_cost\)"):
+        cost.check_run_cost(estimate, None, "--max-cost", 0.001)
+    cost.check_run_cost(estimate, None, "--max-cost", None)  # no limit at all
+
+
 @pytest.mark.parametrize(
     ("value", "expected"), [(None, None), (1, 1.0), (0.5, 0.5), ("0.50", 0.5), (" 2 ", 2.0), (".25", 0.25)]
 )
