@@ -116,8 +116,12 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def unit(session: nox.Session) -> None:
-    """Unit tests: render core, Lambdas, schemas, local-cloud patches. No Terraform apply."""
-    _run(session, "python", "-m", "pytest", "tests/unit", "-n", "2", *session.posargs)
+    """Unit tests: render core, Lambdas, schemas, local-cloud patches. No Terraform apply.
+
+    $FARM_UNIT_TESTS (space-separated paths) narrows the suite: envs/local's pipeline sets it on its test
+    project, whose Build stage then runs a few files (modules/pipeline: unit_test_selection)."""
+    paths = os.environ.get("FARM_UNIT_TESTS", "").split() or ["tests/unit"]
+    _run(session, "python", "-m", "pytest", *paths, "-n", "2", *session.posargs)
 
 
 @nox.session(venv_backend="none")
@@ -210,6 +214,19 @@ def integration(session: nox.Session) -> None:
             session.log("the IAM report failed too (build/iam/report.md)")
     if tests_failed is not None:
         session.error("integration tests failed")
+
+
+@nox.session(venv_backend="none")
+def pipeline(session: nox.Session) -> None:
+    """The CI/CD pipeline on the deployed stack (tests/pipeline): git pushes to its CodeCommit repository run
+    Source -> Build -> Deploy; prints build/pipeline/report.md (executions, stage results, durations)."""
+    report = ROOT / "build" / "pipeline" / "report.md"
+    report.unlink(missing_ok=True)
+    try:
+        _run(session, "python", "-m", "pytest", "tests/pipeline", *session.posargs)
+    finally:
+        if report.is_file():
+            print(report.read_text(), flush=True)
 
 
 @nox.session(name="iam-report", venv_backend="none")

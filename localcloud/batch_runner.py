@@ -943,15 +943,6 @@ class Attempt:
             log.exception("could not write the logs of job %s", job.job_id)
 
 
-# Variables the podman client itself reads: a job's value for them goes literally on the command line.
-_PODMAN_NAMES = ("PATH", "HOME", "TMPDIR", "TZ", "USER", "SHELL", "LANG", "LC_ALL", "NOTIFY_SOCKET")
-_PODMAN_PREFIXES = ("CONTAINERS_", "CONTAINER_", "PODMAN_", "BUILDAH_", "REGISTRY_", "XDG_", "LD_", "DBUS_")
-
-
-def _podman_reads(name: str) -> bool:
-    return name in _PODMAN_NAMES or name.startswith(_PODMAN_PREFIXES)
-
-
 def _hit_memory_limit(cgroup: str, memory_mib: int | None) -> bool:
     """Whether the attempt's memory reached its limit: cgroup v2 counts OOM kills (memory.events, which is
     hierarchical); cgroup v1 only keeps the peak (memory.max_usage_in_bytes of the attempt's parent cgroup,
@@ -1114,7 +1105,7 @@ def podman_run_argv(
     client_env = containers.podman_env()
     client_env.update({config.BOOT_ID_ENV: boot} if boot else {})  # `down` finds the client by it
     for variable, value in spec.env.items():
-        if _podman_reads(variable) and client_env.get(variable) != value:
+        if containers.podman_reads(variable) and client_env.get(variable) != value:
             args += ["-e", f"{variable}={value}"]  # podman itself reads it: literal (never a secret's name)
         else:
             client_env[variable] = value

@@ -97,6 +97,17 @@ def podman_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+# Variables the podman client itself reads: a container's value for them goes literally on the command line.
+_PODMAN_NAMES = ("PATH", "HOME", "TMPDIR", "TZ", "USER", "SHELL", "LANG", "LC_ALL", "NOTIFY_SOCKET")
+_PODMAN_PREFIXES = ("CONTAINERS_", "CONTAINER_", "PODMAN_", "BUILDAH_", "REGISTRY_", "XDG_", "LD_", "DBUS_")
+
+
+def podman_reads(name: str) -> bool:
+    """Whether the podman client reads `name` from its own environment: a container's value for it must go
+    on the command line (`-e NAME=value`) rather than through the client's environment (`-e NAME`)."""
+    return name in _PODMAN_NAMES or name.startswith(_PODMAN_PREFIXES)
+
+
 def run_podman(
     *args: str, check: bool = True, timeout: float | None = PODMAN_TIMEOUT_S, input: str | None = None
 ) -> subprocess.CompletedProcess:

@@ -6,6 +6,14 @@
 - LAMBDA_IMAGE: FROM the base, a venv at /var/lang holding exactly what the AWS Lambda Python 3.11 runtime
   provides (boto3 and its closure) at the versions of requirements/runtime.txt; tagged with a hash of those
   pins and of the recipe, so a change of the lock makes a new image. A function's zip is mounted at /var/task.
+- The CodeBuild build image (BUILD_REPOSITORY, `ensure_build_image`): what a project naming AWS's managed
+  images (`aws/codebuild/standard...`, `aws/codebuild/amazonlinux...`; `build_image_for`) runs. FROM the
+  base, BUILD_PACKAGES from apt (bash, git, curl, unzip, zip, ca-certificates, python3-venv; built with the
+  host network) and a copy of the host's `terraform` binary at /usr/local/bin/terraform (none on PATH: the
+  build fails naming it); tagged with a hash of the recipe and of the binary's size and mtime, so a new
+  terraform makes a new image. Not copied but mounted read-only at the same path by each build
+  (`build_image_mounts`): the host CA bundle, /etc/pip.conf, the absolute PIP_FIND_LINKS directories and the
+  Terraform provider mirror /opt/tf-plugins, each when present.
 
 Builds take a file lock (fcntl) in the store, so concurrent callers (two local clouds, nox, a test) build
 once; progress goes to stderr; a failing step raises ImageBuildError naming its command.
@@ -15,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import os
 import re
 import shutil
 import subprocess
@@ -254,3 +263,85 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+# ---- the CodeBuild image ---------------------------------------------------------------------------------
+
+# AWS's managed CodeBuild images a project may name: they run as BUILD_IMAGE (Python 3.11, bash, git, curl,
+# unzip, zip, the host's terraform). Anything else goes through containers.resolve_image (the local registry).
+_CODEBUILD_MANAGED = re.compile(r"^aws/codebuild/(?:standard|amazonlinux[^:]*)(?::[\w.-]+)?$")
+BUILD_REPOSITORY = "localhost/localcloud/codebuild"
+BUILD_PACKAGES = ("bash", "git", "curl", "unzip", "zip", "ca-certificates", "python3-venv")
+TERRAFORM_MIRROR = Path("/opt/tf-plugins")  # harness/terraform.py's default mirror; mounted at the same path
+
+_BUILD_CONTAINERFILE = """\
+FROM {base}
+RUN apt-get update \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {packages} \\
+ && rm -rf /var/lib/apt/lists/*
+COPY terraform /usr/local/bin/terraform
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
+WORKDIR /codebuild
+"""
+
+
+def build_image_for(image_ref: str) -> str | None:
+    """BUILD_IMAGE (built when needed) for AWS's managed CodeBuild images, None for any other reference."""
+    if _CODEBUILD_MANAGED.match((image_ref or "").strip()):
+        return ensure_build_image()
+    return None
+
+
+def _host_terraform() -> Path | None:
+    found = shutil.which("terraform")
+    return Path(found).resolve() if found else None
+
+
+def _build_recipe() -> tuple[str, str]:
+    """(image ref, Containerfile); the tag hashes the recipe and the terraform binary's size and mtime."""
+    containerfile = _BUILD_CONTAINERFILE.format(base=BASE_IMAGE, packages=" ".join(BUILD_PACKAGES))
+    terraform = _host_terraform()
+    stamp = f"{terraform.stat().st_size}:{terraform.stat().st_mtime_ns}" if terraform else "none"
+    digest = hashlib.sha256((containerfile + stamp).encode()).hexdigest()[:12]
+    return f"{BUILD_REPOSITORY}:{digest}", containerfile
+
+
+def ensure_build_image() -> str:
+    """BUILD_IMAGE, built FROM the base the first time (apt needs the network)."""
+    ref, containerfile = _build_recipe()
+    return _ensure(ref, "codebuild", lambda: _build_codebuild(ref, containerfile))
+
+
+def _build_codebuild(ref: str, containerfile: str) -> None:
+    ensure_base()
+    terraform = _host_terraform()
+    if terraform is None:
+        raise ImageBuildError("`terraform` is not on PATH: the CodeBuild image carries the host's binary")
+    _progress(f"building {ref}: {', '.join(BUILD_PACKAGES)} and {terraform} ...")
+    scratch = containers.store_dir() / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="codebuild-image-", dir=scratch) as context:
+        Path(context, "Containerfile").write_text(containerfile)
+        shutil.copy2(terraform, Path(context, "terraform"))
+        argv = containers.podman(
+            "build",
+            "--network=host",
+            "--pull=never",
+            f"--volume={HOST_CA_BUNDLE}:{HOST_CA_BUNDLE}:ro",
+            "--label=localcloud.image=codebuild",
+            "--file",
+            str(Path(context, "Containerfile")),
+            "--tag",
+            ref,
+            context,
+        )
+        _run(argv, env=containers.podman_env())
+
+
+def build_image_mounts() -> list[tuple[str, str]]:
+    """Host paths a build container sees read-only at the same path: the CA bundle, pip's configuration and
+    find-links directory (pip reaches the host's index), the Terraform provider mirror (offline init)."""
+    candidates = [HOST_CA_BUNDLE, "/etc/pip.conf", str(TERRAFORM_MIRROR)]
+    find_links = os.environ.get("PIP_FIND_LINKS", "")
+    candidates += [p for p in find_links.split() if p.startswith("/")]
+    return [(p, p) for p in dict.fromkeys(candidates) if Path(p).exists()]

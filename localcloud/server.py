@@ -322,9 +322,11 @@ def with_routes(app: Callable, boot_id: str, errors: ServerErrors) -> Callable:
     state_dir = os.environ.get("LOCALCLOUD_STATE_DIR") or str(config.state_dir())
     health = {"status": "ok", "boot_id": boot_id, "pid": os.getpid(), "state_dir": state_dir}
     from localcloud import ecs_metadata, faults, speedups  # faults: off by default; its route and S3 SlowDown
+    from localcloud.codecommit import git_http
     from localcloud.iam import authorizer, record
 
     counted = count_errors(authorizer.middleware(faults.middleware(app)), errors)
+    git = count_errors(git_http.route, errors)  # HTTP basic auth, not SigV4: it checks IAM itself
 
     def wrapped(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO")
@@ -347,6 +349,8 @@ def with_routes(app: Callable, boot_id: str, errors: ServerErrors) -> Callable:
             return speedups.route(environ, start_response)
         if ecs_metadata.handles(path):  # container attempts' ECS_CONTAINER_METADATA_URI_V4
             return ecs_metadata.route(environ, start_response)
+        if git_http.handles(path):  # git's smart HTTP at CodeCommit repositories' cloneUrlHttp
+            return git(environ, start_response)
         return counted(environ, start_response)
 
     return wrapped

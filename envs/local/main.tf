@@ -22,6 +22,7 @@ module "stack" {
   max_spec_bytes            = 16777216                                                  # 16 MiB: a 100,000-variant spec (~8 MB) fits; the live SpecTooLarge test stays cheap
   price_table               = jsondecode(file("${path.root}/../../config/prices.json")) # per-run cost and the fixed monthly cost
   name_prefix               = "farm"
+  pipeline_unit_tests       = "tests/unit/core/test_lambdas.py" # the Build stage's unit tests: tests/pipeline pushes twice and waits for both
   sizing                    = var.sizing
   tags                      = { CostCenter = "local" }
   vpc_cidr                  = "10.42.0.0/16"

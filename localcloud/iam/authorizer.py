@@ -343,7 +343,7 @@ def _admin_bucket_denial(environ: dict[str, Any]) -> str | None:
 
 
 def middleware(app: Callable) -> Callable:
-    from localcloud.iam import errors, requests, signature
+    from localcloud.iam import errors, policy, requests, signature
     from localcloud.server import request_service
 
     def wrapped(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -394,14 +394,19 @@ def middleware(app: Callable) -> Callable:
         body = read_body(environ)
         calls = requests.calls(service, environ, body)
         if calls is None:
-            # Not modelled: refused, naming the operation, rather than guessed (requests.py grows instead).
+            # Not modelled: refused, naming the operation, rather than guessed (requests.py grows instead),
+            # unless the caller may do anything of the service (a deployer: Terraform calls hundreds of
+            # operations), which decides it whatever the operation's action and resource are.
             operation = requests.operation_name(service, environ, body) or _guess_action(
                 service, environ, body
             )
+            call = Call(f"{service}:{operation.split(':')[-1]}", "*")
+            granted = policy.service_wide_grant(principal, requests.iam_prefix(service))
+            if granted is not None:
+                record.add(principal, call, granted)
+                return app(environ, start_response)
             message = f"{service}:{operation.split(':')[-1]} {NOT_MODELLED}"
-            record.add(
-                principal, Call(f"{service}:{operation.split(':')[-1]}", "*"), Decision(False, NOT_MODELLED)
-            )
+            record.add(principal, call, Decision(False, NOT_MODELLED))
             log.warning("refused: %s (%s)", message, principal.caller_arn)
             if mode == "enforce":
                 return errors.access_denied(service, environ, start_response, message)

@@ -142,6 +142,43 @@ def _other_account(principal: Principal, call: Call, ctx: Context) -> bool:
 # --- statements ------------------------------------------------------------------------------------------
 
 
+def service_wide_grant(principal: Principal, prefix: str) -> Decision | None:
+    """The decision for an operation of service `prefix` that requests.py does not model, when one exists
+    without guessing its action and resource: the principal's identity policies allow every action of the
+    service (`<prefix>:*` or `*`) on every resource (`*`) with no condition, and no Deny statement could apply
+    to any action of it. Whatever the operation maps to, AWS would then allow it (resource policies aside: a
+    deployer's policy on the resources the stack owns). None when that cannot be said: the caller refuses."""
+    if principal.kind in (ADMIN, SERVICE):
+        return None
+    whole = {"*", f"{prefix}:*"}
+    grants: list[StatementRef] = []
+    for source in principal.identity_policies:
+        for index, statement in enumerate(statements(source, resource=False)):
+            if statement["Effect"] == "Deny":
+                if _may_deny(statement, prefix):
+                    return None
+                continue
+            actions = {a.lower() for a in _strings(statement.get("Action", []), "Action")}
+            resources = _strings(statement.get("Resource", []), "Resource")
+            if actions & whole and "*" in resources and "Condition" not in statement:
+                grants.append(StatementRef(source.name, index, statement.get("Sid")))
+    if not grants:
+        return None
+    reason = f"allowed by an identity-based policy granting {prefix}:* on * (the operation is not modelled)"
+    return Decision(True, reason, allowed_by=tuple(grants))
+
+
+def _may_deny(statement: dict, prefix: str) -> bool:
+    """Could this Deny statement apply to some action of the service? (NotAction: assume it could.)"""
+    if "NotAction" in statement:
+        return True
+    for pattern in _strings(statement["Action"], "Action"):
+        service = pattern.split(":", 1)[0]
+        if conditions.glob_matches(_literal(service), prefix, ignore_case=True):
+            return True
+    return False
+
+
 def statements(source: PolicySource, *, resource: bool) -> list[dict]:
     """The statements of a policy, checked: ValueError names the policy and the first problem."""
     document = source.document

@@ -192,6 +192,16 @@ def resolve(access_key_id: str | None, session_token: str | None = None) -> Iden
     return _user_identity(account, user) if active else None
 
 
+def caller(headers: Any) -> Identity | None:
+    """Who signed a request, from its headers (what a moto response handler sees; the admin is
+    ADMIN_IDENTITY): for answers that name the caller (a build's initiator, an execution's trigger)."""
+    environ = {
+        "HTTP_AUTHORIZATION": headers.get("Authorization") or "",
+        "HTTP_X_AMZ_SECURITY_TOKEN": headers.get("X-Amz-Security-Token"),
+    }
+    return resolve(*request_credentials(environ))
+
+
 def secret_for(access_key_id: str | None) -> str | None:
     """The secret of an access key this cloud issued (what its requests must be signed with): this boot's
     admin key, an STS session's, an IAM user's active key's; None for any other key."""

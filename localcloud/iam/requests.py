@@ -33,6 +33,13 @@ ANY = "*"  # the resource of actions without resource-level permissions
 
 # Signing names (the SigV4 credential scope) whose botocore model has another name.
 MODEL_NAMES = {"states": "stepfunctions", "elasticfilesystem": "efs"}
+# Signing names whose IAM actions have another prefix.
+IAM_PREFIXES = {"monitoring": "cloudwatch"}
+
+
+def iam_prefix(service: str) -> str:
+    """The IAM action prefix of a signing name ("states" -> "states", "monitoring" -> "cloudwatch")."""
+    return IAM_PREFIXES.get(service, service)
 
 
 @dataclass(frozen=True)
@@ -902,11 +909,36 @@ def _build_projects(request: Request) -> list[str]:
     return [project_arn(i.split(":build/")[-1].rsplit(":", 1)[0]) for i in ids] or [ANY]
 
 
+def _report_group(report_arn: str) -> str:
+    """A report's permissions are on its report group: report/<group>:<id> -> report-group/<group>."""
+    if ":report/" not in report_arn:
+        return report_arn or ANY
+    head, _, rest = report_arn.partition(":report/")
+    return f"{head}:report-group/{rest.rsplit(':', 1)[0]}"
+
+
 CODEBUILD: dict[str, Rule] = {
     "StartBuild": rule("codebuild:StartBuild", lambda r: project_arn(r.get("projectName", ""))),
     "BatchGetBuilds": rule("codebuild:BatchGetBuilds", _build_projects),
     "BatchGetProjects": rule(
         "codebuild:BatchGetProjects", lambda r: [project_arn(n) for n in r.get("names") or []] or [ANY]
+    ),
+    "StopBuild": rule(
+        "codebuild:StopBuild", lambda r: project_arn(r.get("id", "").split(":build/")[-1].rsplit(":", 1)[0])
+    ),
+    "ListBuilds": rule("codebuild:ListBuilds"),
+    "ListBuildsForProject": rule(
+        "codebuild:ListBuildsForProject", lambda r: project_arn(r.get("projectName", ""))
+    ),
+    "BatchGetReports": rule(
+        "codebuild:BatchGetReports", lambda r: [_report_group(a) for a in r.get("reportArns") or []] or [ANY]
+    ),
+    "BatchGetReportGroups": rule(
+        "codebuild:BatchGetReportGroups", lambda r: list(r.get("reportGroupArns") or []) or [ANY]
+    ),
+    "DescribeTestCases": rule("codebuild:DescribeTestCases", lambda r: _report_group(r.get("reportArn", ""))),
+    "ListReportsForReportGroup": rule(
+        "codebuild:ListReportsForReportGroup", lambda r: r.get("reportGroupArn") or ANY
     ),
 }
 
@@ -921,6 +953,77 @@ CODEPIPELINE: dict[str, Rule] = {
     "StartPipelineExecution": rule("codepipeline:StartPipelineExecution", _pipeline("name")),
     "GetPipelineState": rule("codepipeline:GetPipelineState", _pipeline("name")),
     "GetPipelineExecution": rule("codepipeline:GetPipelineExecution", _pipeline("pipelineName")),
+    "ListPipelineExecutions": rule("codepipeline:ListPipelineExecutions", _pipeline("pipelineName")),
+    "ListActionExecutions": rule("codepipeline:ListActionExecutions", _pipeline("pipelineName")),
+    "StopPipelineExecution": rule("codepipeline:StopPipelineExecution", _pipeline("pipelineName")),
+    "GetPipeline": rule("codepipeline:GetPipeline", _pipeline("name")),
+    "ListPipelines": rule("codepipeline:ListPipelines"),
+}
+
+
+# CodeCommit: the git actions (GitPull, GitPush) are checked by localcloud/codecommit/git_http.py.
+def _repository_named(member: str) -> Callable[[Request], str]:
+    return lambda request: arn("codecommit", request.get(member, ""))
+
+
+CODECOMMIT: dict[str, Rule] = {
+    "CreateRepository": rule("codecommit:CreateRepository", _repository_named("repositoryName")),
+    "DeleteRepository": rule("codecommit:DeleteRepository", _repository_named("repositoryName")),
+    "GetRepository": rule("codecommit:GetRepository", _repository_named("repositoryName")),
+    "BatchGetRepositories": rule(
+        "codecommit:BatchGetRepositories",
+        lambda r: [arn("codecommit", n) for n in r.get("repositoryNames") or []] or [ANY],
+    ),
+    "ListBranches": rule("codecommit:ListBranches", _repository_named("repositoryName")),
+    "GetBranch": rule("codecommit:GetBranch", _repository_named("repositoryName")),
+    "GetCommit": rule("codecommit:GetCommit", _repository_named("repositoryName")),
+    "GetDifferences": rule("codecommit:GetDifferences", _repository_named("repositoryName")),
+}
+
+
+# CodeDeploy: deployments are authorised on their deployment group (the Service Authorization Reference).
+def _codedeploy_group(application: str, group: str) -> str:
+    return arn("codedeploy", f"deploymentgroup:{application}/{group}")
+
+
+def _deployment_groups(request: Request) -> list[str]:
+    """The groups of the deployments a request names (deploymentId or deploymentIds); ANY when unknown."""
+    from moto.codedeploy.models import codedeploy_backends
+
+    ids = request.get("deploymentIds") or [request.get("deploymentId")]
+    deployments = codedeploy_backends[ACCOUNT][REGION].deployments
+    found = [deployments.get(i) for i in ids if i]
+    groups = [_codedeploy_group(d.application_name, d.deployment_group_name) if d else ANY for d in found]
+    return groups or [ANY]
+
+
+def _named_group(request: Request) -> str:
+    application, group = request.get("applicationName"), request.get("deploymentGroupName")
+    return _codedeploy_group(application, group) if application and group else ANY
+
+
+CODEDEPLOY: dict[str, Rule] = {
+    "CreateDeployment": rule("codedeploy:CreateDeployment", _named_group),
+    "GetDeployment": rule("codedeploy:GetDeployment", _deployment_groups),
+    "BatchGetDeployments": rule("codedeploy:BatchGetDeployments", _deployment_groups),
+    "ListDeployments": rule("codedeploy:ListDeployments", _named_group),
+    "StopDeployment": rule("codedeploy:StopDeployment", _deployment_groups),
+    "PutLifecycleEventHookExecutionStatus": rule(
+        "codedeploy:PutLifecycleEventHookExecutionStatus", _deployment_groups
+    ),
+    "GetDeploymentTarget": rule("codedeploy:GetDeploymentTarget", _deployment_groups),
+    "BatchGetDeploymentTargets": rule("codedeploy:BatchGetDeploymentTargets", _deployment_groups),
+    "ListDeploymentTargets": rule("codedeploy:ListDeploymentTargets", _deployment_groups),
+    "GetDeploymentConfig": rule(
+        "codedeploy:GetDeploymentConfig",
+        lambda r: arn("codedeploy", f"deploymentconfig:{r.get('deploymentConfigName', '')}"),
+    ),
+    "ListDeploymentConfigs": rule("codedeploy:ListDeploymentConfigs"),
+    "GetApplication": rule(
+        "codedeploy:GetApplication",
+        lambda r: arn("codedeploy", f"application:{r.get('applicationName', '')}"),
+    ),
+    "GetDeploymentGroup": rule("codedeploy:GetDeploymentGroup", _named_group),
 }
 
 RULES: dict[str, dict[str, Rule]] = {
@@ -938,4 +1041,6 @@ RULES: dict[str, dict[str, Rule]] = {
     "elasticfilesystem": EFS,
     "codebuild": CODEBUILD,
     "codepipeline": CODEPIPELINE,
+    "codedeploy": CODEDEPLOY,
+    "codecommit": CODECOMMIT,
 }

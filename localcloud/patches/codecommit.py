@@ -1,4 +1,6 @@
-"""CodeCommit for the Terraform provider: epoch timestamps, tags, description, branches (moto has no git)."""
+"""CodeCommit for the Terraform provider (epoch timestamps, tags, description, encryption key) and the git
+behind it: repositories are bare git repositories, and the API answers about branches, commits and
+differences read them (localcloud/codecommit/)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import json
 
 from moto.codecommit.responses import CodeCommitResponse
 
+from localcloud.codecommit import api
 from localcloud.patches._json_protocol import wrap_call_action
 
 _TAGS: dict[str, dict[str, str]] = {}  # resource ARN -> tags (moto keeps none for CodeCommit)
@@ -25,12 +28,6 @@ def untag_resource(self) -> str:
     for key in self._get_param("tagKeys") or []:
         tags.pop(key, None)
     return "{}"
-
-
-def list_branches(self) -> str:
-    """moto keeps no git data: a repository has no branches (the provider then skips UpdateDefaultBranch)."""
-    self.codecommit_backend.get_repository(self._get_param("repositoryName"))  # 404 for unknown repos
-    return json.dumps({"branches": []})
 
 
 def update_default_branch(self) -> str:
@@ -80,7 +77,19 @@ def apply() -> None:
     CodeCommitResponse.tag_resource = tag_resource
     CodeCommitResponse.untag_resource = untag_resource
     CodeCommitResponse.update_repository_description = update_repository_description
-    CodeCommitResponse.list_branches = list_branches
+    if not hasattr(CodeCommitResponse, "_localcloud_git"):  # once: tf_codecommit wraps on top of it
+        CodeCommitResponse._localcloud_git = True
+        CodeCommitResponse.create_repository = api.create_repository_with_git(
+            CodeCommitResponse.create_repository
+        )
+        CodeCommitResponse.delete_repository = api.delete_repository_with_git(
+            CodeCommitResponse.delete_repository
+        )
+    CodeCommitResponse.list_branches = api.list_branches
+    CodeCommitResponse.get_branch = api.get_branch
+    CodeCommitResponse.get_commit = api.get_commit
+    CodeCommitResponse.get_differences = api.get_differences
+    CodeCommitResponse.batch_get_repositories = api.batch_get_repositories
     CodeCommitResponse.update_repository_encryption_key = update_repository_encryption_key
     CodeCommitResponse.update_default_branch = update_default_branch
     wrap_call_action(CodeCommitResponse, "codecommit")

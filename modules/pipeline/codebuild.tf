@@ -11,7 +11,8 @@ locals {
     test = {
       description = local.project_descriptions["test"]
       timeout     = 30
-      variables   = {}
+      # FARM_UNIT_TESTS narrows `nox -s unit` to these paths (noxfile.py); unset, the whole unit suite runs.
+      variables = var.unit_test_selection == "" ? {} : { FARM_UNIT_TESTS = var.unit_test_selection }
     }
     deploy = {
       description = local.project_descriptions["deploy"]
@@ -67,6 +68,12 @@ resource "aws_codebuild_project" "this" {
 
   artifacts {
     type = "CODEPIPELINE"
+  }
+
+  # The buildspec's cache paths (pip's downloads) stay on the build host between builds.
+  cache {
+    type  = "LOCAL"
+    modes = ["LOCAL_CUSTOM_CACHE"]
   }
 
   environment {

@@ -1,3 +1,13 @@
+output "branch" {
+  description = "Branch whose pushes run the pipeline."
+  value       = var.branch
+}
+
+output "build_log_group_names" {
+  description = "CloudWatch log group of each CodeBuild project, by purpose (test, deploy)."
+  value       = module.log_group.names
+}
+
 output "codebuild_project_names" {
   description = "CodeBuild project names, by purpose (test, deploy)."
   value       = { for k, p in aws_codebuild_project.this : k => p.name }

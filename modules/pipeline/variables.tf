@@ -119,3 +119,14 @@ variable "terraform_state_key" {
     error_message = "terraform_state_key must not be empty."
   }
 }
+
+variable "unit_test_selection" {
+  description = "Unit test paths the Build stage runs (FARM_UNIT_TESTS, space-separated, under tests/unit); empty runs the whole unit suite."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^(tests/unit[A-Za-z0-9_./:-]*( tests/unit[A-Za-z0-9_./:-]*)*)?$", var.unit_test_selection))
+    error_message = "unit_test_selection must be empty or space-separated paths under tests/unit."
+  }
+}

@@ -99,4 +99,5 @@ module "pipeline" {
   name_prefix          = var.name_prefix
   storage_key_arn      = module.kms.key_arns["storage"]
   tags                 = local.tags
+  unit_test_selection  = var.pipeline_unit_tests
 }

@@ -2,6 +2,19 @@
 # env root re-exports unchanged and farm.stack reads, so the list of names lives here and nowhere else.
 data "aws_region" "current" {}
 
+locals {
+  pipeline = var.enable_pipeline ? {
+    branch                 = module.pipeline[0].branch
+    build_log_group_names  = module.pipeline[0].build_log_group_names
+    codebuild_projects     = module.pipeline[0].codebuild_project_names
+    codedeploy_application = module.pipeline[0].codedeploy_application_name
+    codedeploy_group       = module.pipeline[0].codedeploy_deployment_group_name
+    name                   = module.pipeline[0].pipeline_name
+    repository_clone_url   = module.pipeline[0].repository_clone_url_http
+    repository_name        = module.pipeline[0].repository_name
+  } : null
+}
+
 output "farm" {
   description = "Everything clients of the farm need (the names of docs/contracts.md): buckets, workflow, Batch, topics and queues, events capture, scratch, keys, functions, registry, endpoint, the sizing model."
   value = {
@@ -28,6 +41,7 @@ output "farm" {
     lambda_function_names       = module.functions.function_names                                # validate_input, publish_results
     notifications_dlq_url       = module.notify.notifications_dlq_url                            # behind the notifications queue
     notifications_queue_url     = module.notify.notifications_queue_url                          # subscribed to the completion topic
+    pipeline                    = local.pipeline                                                 # the CI/CD pipeline; null without one
     prices                      = local.prices                                                   # the region's row of config/prices.json
     region                      = data.aws_region.current.name                                   # where the stack runs
     renders_bucket              = module.storage.renders_bucket                                  # SVGs, part records, manifests

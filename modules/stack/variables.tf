@@ -156,6 +156,12 @@ variable "pipeline_branch" {
   }
 }
 
+variable "pipeline_unit_tests" {
+  description = "Unit test paths the pipeline's Build stage runs (space-separated, under tests/unit); empty runs the whole unit suite."
+  type        = string
+  default     = ""
+}
+
 variable "scratch_mount_path" {
   description = "Where jobs mount the EFS scratch access point (the worker's SCRATCH_DIR)."
   type        = string

@@ -66,6 +66,7 @@ def test_outputs_cover_the_contract(deployment):
         "events_rule_name", "events_log_group_name", "events_queue_url", "efs_file_system_id",
         "efs_access_point_id", "scratch_mount_path", "kms_key_arns", "lambda_function_names",
         "ecr_repository_url", "test_hooks_enabled", "sizing", "job_queue_arns", "job_resources", "prices",
+        "pipeline",
     }  # fmt: skip
     assert expected <= set(deployment)
     assert set(deployment["kms_key_arns"]) == {

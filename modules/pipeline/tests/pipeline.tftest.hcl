@@ -493,6 +493,17 @@ run "optional_inputs" {
     function_names         = { validate_input = "tt-pipeline-validate" }
     terraform_state_bucket = "tt-pipeline-state"
     terraform_state_key    = "farm/tt.tfstate"
+    unit_test_selection    = "tests/unit/core/test_lambdas.py tests/unit/core/test_schema.py"
+  }
+
+  assert {
+    condition = (
+      { for v in aws_codebuild_project.this["test"].environment[0].environment_variable : v.name => v.value } == {
+        FARM_UNIT_TESTS = "tests/unit/core/test_lambdas.py tests/unit/core/test_schema.py"
+      } &&
+      alltrue([for p in aws_codebuild_project.this : p.cache[0].type == "LOCAL" && p.cache[0].modes == tolist(["LOCAL_CUSTOM_CACHE"])])
+    )
+    error_message = "unit_test_selection reaches the test project as FARM_UNIT_TESTS; both projects keep a local cache"
   }
 
   assert {
@@ -571,6 +582,7 @@ run "rejects_bad_input" {
     name_prefix          = "TT_pipeline"
     storage_key_arn      = "alias/storage"
     terraform_state_key  = ""
+    unit_test_selection  = "tests/unit; rm -rf /"
   }
 
   expect_failures = [
@@ -584,5 +596,6 @@ run "rejects_bad_input" {
     var.name_prefix,
     var.storage_key_arn,
     var.terraform_state_key,
+    var.unit_test_selection,
   ]
 }

@@ -42,7 +42,7 @@ run "contract_and_pipeline" {
       "ecr_repository_url", "efs_access_point_id", "efs_file_system_id", "endpoint_url", "events_log_group_name",
       "events_queue_url", "events_rule_name", "failure_delivery_dlq_url", "failure_dlq_url", "failure_queue_url",
       "failure_topic_arn", "job_definition_arn", "job_queue_arn", "job_queue_arns", "job_resources", "kms_key_arns", "lambda_function_names",
-      "notifications_dlq_url", "notifications_queue_url", "prices", "region", "renders_bucket", "scratch_mount_path",
+      "notifications_dlq_url", "notifications_queue_url", "pipeline", "prices", "region", "renders_bucket", "scratch_mount_path",
       "sizing", "specs_bucket", "state_machine_arn", "test_hooks_enabled",
     ])
     error_message = "the farm output must hold exactly the names of docs/contracts.md"
@@ -102,8 +102,8 @@ run "aws_shaped_without_pipeline" {
   }
 
   assert {
-    condition     = length(module.pipeline) == 0
-    error_message = "enable_pipeline = false must leave the pipeline out"
+    condition     = length(module.pipeline) == 0 && output.farm.pipeline == null
+    error_message = "enable_pipeline = false must leave the pipeline out (and the farm output's pipeline null)"
   }
 
   assert {

@@ -5,19 +5,25 @@ from __future__ import annotations
 import inspect
 from importlib.metadata import version
 
+from dulwich.server import ReceivePackHandler
+from dulwich.web import make_wsgi_chain
 from moto.awslambda.models import LambdaFunction
 from moto.batch.models import BatchBackend, Job, JobDefinition, JobQueue
 from moto.batch.responses import BatchResponse
-from moto.codebuild.models import CodeBuildBackend
+from moto.codebuild.models import CodeBuild, CodeBuildBackend
 from moto.codebuild.responses import CodeBuildResponse
+from moto.codecommit.models import CodeCommit, CodeCommitBackend
 from moto.codecommit.responses import CodeCommitResponse
-from moto.codedeploy.models import CodeDeployBackend
+from moto.codedeploy import responses as codedeploy_responses
+from moto.codedeploy.models import Application, CodeDeployBackend, DeploymentGroup, DeploymentInfo
 from moto.codedeploy.responses import CodeDeployResponse
+from moto.codepipeline.models import CodePipeline, CodePipelineBackend
 from moto.codepipeline.responses import CodePipelineResponse
 from moto.core.responses import BaseResponse
 from moto.efs.models import AccessPoint, EFSBackend
-from moto.events.models import EventsBackend
+from moto.events.models import EventPattern, EventsBackend, Rule
 from moto.events.utils import EventTemplateParser
+from moto.logs.models import LogsBackend
 from moto.sqs.models import Queue
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
     StateTaskService,
@@ -26,6 +32,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceBatch,
 )
 from moto.stepfunctions.responses import StepFunctionResponse
+from moto.utilities.arns import parse_arn
 
 
 def _params(func) -> list[str]:
@@ -143,3 +150,116 @@ def test_events_sqs_efs_and_code_service_internals():
         assert not hasattr(CodeCommitResponse, missing), f"moto implements {missing} now"
     assert not hasattr(CodeBuildResponse, "update_project"), "moto implements it now"
     assert "self.codebuild_projects" in inspect.getsource(CodeBuildBackend.__init__)
+
+
+def test_codecommit_internals():
+    # codecommit/repos.py reads (and events.py, patches/codecommit.py write) the metadata dict in place.
+    assert "self.repositories" in inspect.getsource(CodeCommitBackend.__init__)
+    init = inspect.getsource(CodeCommit.__init__)
+    for key in ("repositoryName", "repositoryId", "Arn", "accountId", "lastModifiedDate", "cloneUrlHttp"):
+        assert f'self.repository_metadata["{key}"]' in init, key
+    assert "return repository.repository_metadata" in inspect.getsource(CodeCommitBackend.get_repository)
+    for wrapped in ("create_repository", "delete_repository"):  # api.py wraps moto's own
+        assert callable(getattr(CodeCommitResponse, wrapped)), wrapped
+    for missing in (
+        "get_branch",
+        "get_commit",
+        "get_differences",
+        "batch_get_repositories",
+        "update_default_branch",
+        "update_repository_description",
+        "tag_resource",
+        "untag_resource",
+    ):
+        assert not hasattr(CodeCommitResponse, missing), f"moto implements {missing} now"
+    # git_http.py: dulwich's receive-pack tells the post-receive hook what a push updated.
+    assert _params(ReceivePackHandler._on_post_receive) == ["self", "client_refs"]
+    assert "self._on_post_receive(" in inspect.getsource(ReceivePackHandler)
+    assert "handlers" in _params(make_wsgi_chain)
+
+
+def test_events_codepipeline_target_internals():
+    # patches/events_codepipeline.py wraps send_to_targets and hands moto a copy without pipeline targets.
+    assert _params(Rule.send_to_targets) == ["self", "original_event", "transform_input"]
+    source = inspect.getsource(Rule.send_to_targets)
+    assert "raise NotImplementedError" in source
+    assert "codepipeline" not in source, "moto delivers to CodePipeline targets now"
+    init = inspect.getsource(Rule.__init__)
+    for attribute in ("self.targets", "self.state", "self.event_pattern"):
+        assert attribute in init, attribute
+    assert isinstance(inspect.getattr_static(Rule, "arn"), property)
+    assert _params(EventPattern.matches_event) == ["self", "event"]
+    assert parse_arn("arn:aws:codepipeline:us-east-1:123456789012:farm")._fields == (
+        "account", "region", "service", "resource_type", "resource_id",
+    )  # fmt: skip
+
+
+def test_codebuild_internals():
+    assert "self.project_metadata" in inspect.getsource(CodeBuild.__init__)
+    assert "self.headers" in inspect.getsource(BaseResponse.setup_class)  # patches/codebuild.py: initiator
+    for missing in (
+        "batch_get_reports",
+        "batch_get_report_groups",
+        "describe_test_cases",
+        "list_reports_for_report_group",
+    ):
+        assert not hasattr(CodeBuildResponse, missing), f"moto implements {missing} now"
+    # pipeline/codebuild.py ships build logs into moto's Logs backend, as batch_runner.py does.
+    assert "self.groups" in inspect.getsource(LogsBackend.__init__)
+    assert _params(LogsBackend.ensure_log_group) == ["self", "log_group_name"]
+    assert _params(LogsBackend.ensure_log_stream) == ["self", "log_group_name", "log_stream_name"]
+    assert _params(LogsBackend.put_log_events) == ["self", "log_group_name", "log_stream_name", "log_events"]
+
+
+def test_codepipeline_internals():
+    # pipeline/codepipeline.py keeps its executions in moto's pipeline object and reads the declaration.
+    assert "self.pipelines" in inspect.getsource(CodePipelineBackend.__init__)
+    init = inspect.getsource(CodePipeline.__init__)
+    for attribute in ("self.pipeline", "self.executions"):
+        assert attribute in init, attribute
+    metadata = inspect.getsource(CodePipeline.metadata.fget)
+    for key in ("pipelineArn", "created", "updated"):
+        assert f'"{key}"' in metadata, key
+    for missing in ("get_pipeline_state", "list_action_executions", "stop_pipeline_execution"):
+        assert not hasattr(CodePipelineResponse, missing), f"moto implements {missing} now"
+
+
+def test_codedeploy_internals():
+    init = inspect.getsource(CodeDeployBackend.__init__)
+    for attribute in ("self.applications", "self.deployments", "self.deployment_groups"):
+        assert attribute in init, attribute
+    assert _params(CodeDeployBackend.get_deployment_group) == [
+        "self", "application_name", "deployment_group_name",
+    ]  # fmt: skip
+    assert "self.compute_platform" in inspect.getsource(Application.__init__)
+    group = inspect.getsource(DeploymentGroup.__init__)
+    for attribute in (
+        "self.deployment_config_name",
+        "self.service_role_arn",
+        "self.auto_rollback_configuration",
+        "self.deployment_style",
+    ):
+        assert attribute in group, attribute
+    # moto's records (non-Lambda deployments) sit beside ours: iam/requests.py and ListDeployments read them.
+    info = inspect.getsource(DeploymentInfo.__init__)
+    for attribute in (
+        "self.application_name",
+        "self.deployment_group_name",
+        "self.status",
+        "self.create_time",
+    ):
+        assert attribute in info, attribute
+    assert callable(codedeploy_responses._deployment_info)
+    assert _params(codedeploy_responses._deployment_info) == ["deployment"]
+    assert callable(CodeDeployResponse.create_deployment)  # non-Lambda applications keep moto's
+    for missing in (
+        "stop_deployment",
+        "put_lifecycle_event_hook_execution_status",
+        "get_deployment_config",
+        "list_deployment_configs",
+        "get_deployment_target",
+        "batch_get_deployment_targets",
+        "list_deployment_targets",
+        "delete_deployment_group",
+    ):
+        assert not hasattr(CodeDeployResponse, missing), f"moto implements {missing} now"

@@ -368,3 +368,28 @@ def test_a_malformed_statement_raises_even_when_another_one_decides():
     policy = identity(deny("*"), {"Effect": "Maybe", "Action": "*", "Resource": "*"})
     with pytest.raises(ValueError, match="statement 1: unknown Effect 'Maybe'"):
         evaluate(role("r", policy), GET)
+
+
+# --- operations requests.py does not model -----------------------------------------------------------------
+
+
+def test_a_whole_service_grant_on_every_resource_decides_an_unmodelled_operation():
+    from localcloud.iam.policy import service_wide_grant
+
+    for action in ("ec2:*", "EC2:*", "*", ["s3:GetObject", "ec2:*"]):
+        decision = service_wide_grant(role("deployer", identity(allow(action))), "ec2")
+        assert decision is not None and decision.allowed, action
+        assert "ec2:* on *" in decision.reason and decision.allowed_by
+    # Anything narrower cannot decide an operation whose action and resource are unknown: refused as before.
+    for statement in (
+        allow("ec2:Describe*"),
+        allow("ec2:*", "arn:aws:ec2:us-east-1:*:vpc/*"),
+        allow("ec2:*", Condition={"StringEquals": {"aws:RequestedRegion": "us-east-1"}}),
+        allow("s3:*"),
+    ):
+        assert service_wide_grant(role("r", identity(statement)), "ec2") is None, statement
+    # A Deny that could apply to some action of the service, or a NotAction Deny, vetoes it.
+    for veto in (deny("ec2:TerminateInstances"), deny("e*:*"), {"Effect": "Deny", "NotAction": "s3:*"}):
+        assert service_wide_grant(role("r", identity(allow("*"), veto)), "ec2") is None, veto
+    assert service_wide_grant(role("r", identity(allow("*"), deny("s3:*"))), "ec2") is not None
+    assert service_wide_grant(service("events.amazonaws.com"), "ec2") is None
