@@ -38,6 +38,7 @@ from typing import Any
 from harness.paths import REPO
 
 MODULES_DIR = REPO / "modules"
+ENVS_DIR = REPO / "envs"
 OUT_DIR = REPO / "build" / "iam"
 RECORD_PATH = "/_localcloud/iam/calls"  # localcloud/iam/record.py
 HEALTH_PATH = "/_localcloud/health"
@@ -274,9 +275,11 @@ def parse_sites(text: str, path: str) -> list[SidSite]:
     return found
 
 
-def read_sites(modules_dir: Path = MODULES_DIR) -> list[SidSite]:
+def read_sites(*roots: Path) -> list[SidSite]:
+    """The Sids written in the .tf files under `roots` (default modules/ and envs/: an env may write a
+    policy of its own, such as envs/local's deployer policy)."""
     found = []
-    for tf in sorted(modules_dir.rglob("*.tf")):
+    for tf in sorted(tf for root in (roots or (MODULES_DIR, ENVS_DIR)) for tf in root.rglob("*.tf")):
         if ".terraform" in tf.parts:
             continue
         path = str(tf.relative_to(REPO)) if tf.is_relative_to(REPO) else str(tf)

@@ -5,10 +5,11 @@ requirements/runtime.txt (the lock), worker/render_worker/ (without caches) and 
 else of the repository (.venv, build/, state) is sent to the builder, and the content hash covers it all.
 
 Tag: `git-<12 hex commit>` when the context is the committed one, else `git-<commit>-dirty-<12 hex content
-hash>` (`content-<hash>` outside a git checkout). The ECR repository's tags are immutable, so a tag never
-names two images: when the repository already holds the tag its digest is reused, and nothing is built or
-pushed. The local image store keeps `localhost/render-farm/worker:<tag>`; an image already there is not built
-again.
+hash>` (`content-<hash>` outside a git checkout); a pushed image also gets its `content-<hash>` tag, so a
+checkout of the same context without the commit (the pipeline's Deploy build) finds it. The ECR repository's
+tags are immutable, so a tag never names two images: when the repository already holds the tag (or the
+content tag) its digest is reused, and nothing is built or pushed. The local image store keeps
+`localhost/render-farm/worker:<tag>`; an image already there is not built again.
 
 Build: buildah on the local cloud's container store (localcloud.containers), host network and the host's CA
 bundle mounted for pip; BASE_IMAGE is the local cloud's Debian-based Python 3.11 (localcloud.images) for
@@ -344,15 +345,24 @@ def ensure_pushed(
     repository_url: str, endpoint_url: str | None, env: str = "local", region: str | None = None
 ) -> str:
     """`<repository_url>@sha256:...` of the image for the working tree: reused when the repository holds its
-    tag, else built (unless in the store) and pushed."""
+    tag or its content tag, else built (unless in the store) and pushed under both.
+
+    The content tag (`content-<hash>`) names the same context whatever the commit: a checkout without git
+    history (the pipeline's Deploy build gets the commit's files, no .git) or a later commit that left the
+    worker alone finds the image a developer's deploy pushed, instead of building it again."""
     tag = image_tag()
+    names = list(dict.fromkeys([tag.name, tag_for(None, tag.content, dirty=True)]))
     client = ecr_client(endpoint_url, region)
-    digest = pushed_digest(client, repository_url, tag.name)
-    if digest:
-        print(f"image {repository_url}:{tag.name}: already pushed ({digest})", flush=True)
-    else:
-        ref = build(env, tag)
-        digest = push(ref, repository_url, tag.name, registry_credentials(client))
+    for name in names:
+        digest = pushed_digest(client, repository_url, name)
+        if digest:
+            print(f"image {repository_url}:{name}: already pushed ({digest})", flush=True)
+            return f"{repository_url}@{digest}"
+    ref = build(env, tag)
+    creds = registry_credentials(client)
+    digest = push(ref, repository_url, names[0], creds)
+    for name in names[1:]:
+        push(ref, repository_url, name, creds)  # the same image under its content tag
     return f"{repository_url}@{digest}"
 
 

@@ -4,13 +4,18 @@ plan     builds the Lambda zips, plans, and writes build/plan/<env>/plan.json an
          summary). envs/local is planned against the local cloud (started if needed). envs/aws is planned
          against the real account when credentials and $FARM_BACKEND_CONFIG are given, else offline: in a
          temporary copy with a local backend, against the local cloud endpoint, so a reviewer can read it.
-deploy   local: starts the local cloud, discards state left from an earlier (now gone) cloud boot, builds the
-         zips, init, apply; prints the apply time and the key outputs. When the local cloud runs jobs in
+deploy   local: starts the local cloud, forgets what this machine recorded about an earlier (now gone) boot of
+         it, builds the zips, makes the state bucket when missing (harness.terraform: the state lives in S3 on
+         the local cloud, shared with the pipeline's deploy build), init, apply; prints the apply time and the
+         key outputs. Inside a build of the local cloud (Target.build_endpoint: CODEBUILD_BUILD_ID and
+         AWS_ENDPOINT_URL set) the same against the cloud running the build, with the build role's session:
+         no cloud started or restarted, the state bucket required, not made. When the local cloud runs jobs in
          containers (its runtime mode), deploy is two phases in one command: the ECR repository first
          (-target), then the worker image for the working tree is built and pushed (harness.image; reused when
          the repository already holds its tag), then everything with worker_image = <repository>@<digest>,
          recorded so every later plan/apply/destroy of the env passes the same image. aws: the same without
-         the local cloud, with credentials and $FARM_BACKEND_CONFIG (worker_image from its tfvars).
+         the local cloud, with credentials and $FARM_BACKEND_CONFIG (worker_image from its tfvars). In both,
+         where CodeDeploy owns the `live` aliases (the pipeline), it then moves them (harness/aliases.py).
 destroy  removes everything deploy created.
 
 `ensure_deployed(env)` is what live tests and the CLI call: the stack, deploying the local one when needed.
@@ -31,7 +36,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from farm import stack
-from harness import image, lambda_zips, plan_summary, terraform
+from harness import aliases, image, lambda_zips, plan_summary, terraform
 from harness.target import Target
 
 PLAN_DIR = terraform.BUILD_DIR / "plan"
@@ -65,38 +70,41 @@ def _localcloud():
     return lifecycle
 
 
-def start_local_cloud() -> tuple[str, str]:
-    """(endpoint, boot_id) of the local cloud on $LOCALCLOUD_PORT, started when not running."""
+def start_local_cloud() -> str:
+    """The endpoint of the local cloud on $LOCALCLOUD_PORT, started when not running."""
     lifecycle = _localcloud()
     try:
-        endpoint = lifecycle.up()
+        return lifecycle.up()
     except (lifecycle.PortTaken, lifecycle.StartFailed, lifecycle.StateDirInUse) as err:
         # another checkout's cloud on the port (AnotherCloud, a PortTaken): the message says what to do
         raise DeployError(str(err)) from err
-    status = lifecycle.status()
-    if not status:
+
+
+def local_cloud() -> tuple[str, dict]:
+    """(endpoint, health document) of envs/local's cloud: inside a build the cloud running the build (never
+    started here), else the harness's own on $LOCALCLOUD_PORT, started when not running."""
+    endpoint = Target.of("local").build_endpoint or start_local_cloud()
+    health = terraform.cloud_health(endpoint)
+    if health is None:
         raise DeployError(f"the local cloud at {endpoint} does not answer its health check")
-    return endpoint, status["boot_id"]
+    return endpoint, health
 
 
-def local_runtime() -> str:
-    """How the running local cloud runs jobs and Lambdas: "container" or "process" (its health document)."""
-    status = _localcloud().status() or {}
-    return "container" if status.get("runtime") == "container" else "process"
+def runtime_mode(health: dict) -> str:
+    """How a local cloud runs jobs and Lambdas: "container" or "process" (from its health document)."""
+    return "container" if health.get("runtime") == "container" else "process"
 
 
-def discard_stale_state(ws: terraform.Workspace, boot_id: str) -> bool:
-    """A local state applied against another boot of the local cloud describes resources that no longer exist
-    (the cloud keeps nothing across restarts): drop it so apply re-creates everything. True when dropped."""
+def forget_earlier_boot(ws: terraform.Workspace, boot_id: str) -> bool:
+    """What this machine recorded about a deploy to another boot of the local cloud (boot id, complete apply,
+    worker image) describes a cloud that is gone, its state bucket with it (the cloud keeps nothing across
+    restarts): drop it, so the next deploy applies (and pushes the image) again. True when dropped."""
     recorded = ws.boot_id_file.read_text().strip() if ws.boot_id_file.exists() else None
-    if ws.has_state() and recorded != boot_id:
-        print(
-            f"local cloud restarted (boot {boot_id[:8]}, state from {str(recorded)[:8]}): "
-            "discarding the old state"
-        )
-        ws.discard_local_state()
-        return True
-    return False
+    if recorded is None or recorded == boot_id:
+        return False
+    print(f"local cloud restarted since the last deploy here (boot {recorded[:8]}, now {boot_id[:8]})")
+    ws.discard_markers()
+    return True
 
 
 def has_credentials(environ=os.environ) -> bool:
@@ -145,20 +153,17 @@ def env_lock(ws: terraform.Workspace) -> Iterator[None]:
 
 
 def local_workspace() -> tuple[terraform.Workspace, str]:
-    endpoint, boot_id = start_local_cloud()
+    """envs/local's Workspace aimed at its local cloud (local_cloud), and that cloud's boot id."""
+    endpoint, health = local_cloud()
     ws = terraform.workspace("local", endpoint_url=endpoint)
     ws.lambda_zip_dir = lambda_zips.OUT_DIRS["local"]
-    ws.runtime = local_runtime()
-    return ws, boot_id
+    ws.runtime = runtime_mode(health)
+    return ws, health["boot_id"]
 
 
 def state_repository_url(ws: terraform.Workspace) -> str | None:
-    """The ECR repository URL in a local state (None when the repository is not applied yet)."""
-    try:
-        state = json.loads(ws.state_file.read_text())
-    except (OSError, ValueError):
-        return None
-    for resource in state.get("resources", []):
+    """The ECR repository URL in envs/local's state (None when the repository is not applied yet)."""
+    for resource in ws.state_document().get("resources", []):
         if (
             resource.get("module") == ECR_MODULE
             and resource.get("type") == "aws_ecr_repository"
@@ -199,7 +204,7 @@ def _print_outputs(outputs: dict) -> None:
 def _apply(env: str, ws: terraform.Workspace, boot_id: str | None) -> float:
     """init + apply; returns the apply's seconds. The `applied` marker is written only when apply succeeds."""
     if boot_id is not None:
-        discard_stale_state(ws, boot_id)
+        forget_earlier_boot(ws, boot_id)
         ws.applied_file.unlink(missing_ok=True)
     ws.lambda_zip_dir = build_zips(env)
     ws.init()
@@ -221,20 +226,37 @@ def _deploy_locked(env: str, ws: terraform.Workspace, boot_id: str | None) -> di
     try:
         elapsed = _apply(env, ws, boot_id)
     except terraform.TerraformError as err:
-        if boot_id is None:
-            raise
+        if boot_id is None or not Target.of(env).manages_local_cloud:
+            raise  # an account, or a build's cloud: never this harness's to restart
         # moto has no idempotency tokens: a create the provider retried after a dropped connection answers
         # "already exists" and no re-apply can converge. The local cloud is disposable: start it afresh, once.
         reason = str(err).splitlines()[0]
         print(f"\napply failed ({reason}); restarting the local cloud empty and applying again")
         _localcloud().down()
-        ws.endpoint_url, boot_id = start_local_cloud()
+        ws.endpoint_url, health = local_cloud()
+        boot_id = health["boot_id"]
         elapsed = _apply(env, ws, boot_id)
     stack.load.cache_clear()
     outputs = ws.outputs()
     print(f"\napplied envs/{env} in {elapsed:.1f} s")
     _print_outputs(outputs)
+    shift_aliases(env, outputs)
     return outputs
+
+
+def shift_aliases(env: str, outputs: dict) -> None:
+    """Where CodeDeploy owns the `live` aliases (the pipeline), the apply left them behind: CodeDeploy moves
+    each to its function's newest version (harness/aliases.py), as the pipeline's Deploy stage does."""
+    deployed = stack.Stack(env=env, outputs=stack.unwrap(outputs))
+    started = time.monotonic()
+    try:
+        shifted = aliases.shift_live_aliases(deployed)
+    except aliases.ShiftFailed as err:
+        raise DeployError(f"CodeDeploy did not move the live aliases: {err}") from err
+    for line in shifted:
+        print(f"  alias {line}")
+    if shifted:
+        print(f"CodeDeploy: live aliases checked and moved in {time.monotonic() - started:.1f} s")
 
 
 def deploy(env: str = "local") -> dict:
@@ -269,25 +291,32 @@ def release_job_queue(ws: terraform.Workspace) -> bool:
     return True
 
 
-def destroy(env: str = "local") -> None:
-    if Target.of(env).local_cloud:
-        ws = terraform.workspace("local")
+def _destroy_local(env: str) -> None:
+    """Destroy envs/local; the state object stays, with no resources in it (as an account's would)."""
+    target = Target.of(env)
+    if target.manages_local_cloud and terraform.cloud_health(target.local_cloud_endpoint) is None:
+        print("envs/local: nothing deployed (the local cloud is not running; it keeps nothing over restarts)")
+        terraform.workspace(env).discard_markers()
+        return
+    ws, boot_id = local_workspace()
+    with env_lock(ws):
+        forget_earlier_boot(ws, boot_id)
         if not ws.has_state():
             print("envs/local: nothing deployed")
-            ws.discard_local_state()
+            ws.discard_markers()
             return
-        ws, boot_id = local_workspace()
-        with env_lock(ws):
-            if discard_stale_state(ws, boot_id):
-                print("envs/local: the local cloud that held it is gone; nothing left to destroy")
-                return
-            ws.lambda_zip_dir = build_zips(env)
-            ws.init()
-            started = time.monotonic()
-            release_job_queue(ws)
-            ws.run("destroy", "-input=false", "-auto-approve")
-            ws.discard_local_state()
-            print(f"envs/local: terraform destroy took {time.monotonic() - started:.1f} s")
+        ws.lambda_zip_dir = build_zips(env)
+        ws.init()
+        started = time.monotonic()
+        release_job_queue(ws)
+        ws.run("destroy", "-input=false", "-auto-approve")
+        ws.discard_markers()
+        print(f"envs/local: terraform destroy took {time.monotonic() - started:.1f} s")
+
+
+def destroy(env: str = "local") -> None:
+    if Target.of(env).local_cloud:
+        _destroy_local(env)
     else:
         _require_account(env)
         ws = terraform.workspace(env)
@@ -337,7 +366,7 @@ def plan(env: str = "local") -> Path:
     if Target.of(env).local_cloud:
         ws, boot_id = local_workspace()
         with env_lock(ws):
-            discard_stale_state(ws, boot_id)
+            forget_earlier_boot(ws, boot_id)
             ws.lambda_zip_dir = build_zips(env)
             ws.init()
             return _write_plan(ws, env, note=f"Planned against the local cloud at {ws.endpoint_url}.")
@@ -349,13 +378,19 @@ def plan(env: str = "local") -> Path:
     return plan_offline(env)
 
 
-def prepare_offline_root(root: Path) -> None:
-    """Make a copied real-account root plannable without an account: local backend, path-style S3 for the
-    local endpoint, the sample tfvars for required inputs (minus lambda_zip_dir: the harness sets it)."""
+def use_local_backend(root: Path) -> None:
+    """Give a copied root a local backend instead of its S3 one (a review or test copy plans with a throw-away
+    state, never the deployment's), and path-style S3 for the local endpoint."""
     override = BACKEND_OVERRIDE
     if PROVIDER_BLOCK.search("".join(p.read_text() for p in root.glob("*.tf"))):
         override += PROVIDER_OVERRIDE
     (root / "backend_override.tf").write_text(override)
+
+
+def prepare_offline_root(root: Path) -> None:
+    """Make a copied real-account root plannable without an account: local backend (use_local_backend), the
+    sample tfvars for required inputs (minus lambda_zip_dir: the harness sets it)."""
+    use_local_backend(root)
     for sample in _review_tfvars(root):
         kept = [line for line in sample.read_text().splitlines() if not HARNESS_VARIABLES.match(line)]
         (root / f"review-{sample.name.split('.')[0]}.auto.tfvars").write_text("\n".join(kept) + "\n")
@@ -363,7 +398,7 @@ def prepare_offline_root(root: Path) -> None:
 
 def plan_offline(env: str) -> Path:
     """Plan a real-account env without an account: temporary copy, local backend, local cloud endpoint."""
-    endpoint, _ = start_local_cloud()
+    endpoint = start_local_cloud()
     zip_dir = build_zips(env)
     with tempfile.TemporaryDirectory(prefix=f"farm-plan-{env}-") as tmp:
         root = terraform.copy_roots(Path(tmp), env)
@@ -384,7 +419,7 @@ def plan_offline(env: str) -> Path:
 
 
 def ensure_deployed(env: str = "local") -> stack.Stack:
-    """The deployed stack; for local, deploy first when nothing (or a stale state) is deployed."""
+    """The deployed stack; for local, deploy first unless the last complete apply here reached this boot."""
     if not Target.of(env).local_cloud:
         try:
             return stack.load(env)

@@ -87,6 +87,10 @@ ACTION_LABEL = {
 }
 
 
+DEPLOY_ROLE = re.compile(r'module\.pipeline(\[0\])?\.aws_iam_role\.build\["deploy"\]$')
+DEPLOY_ATTACHMENT = re.compile(r"module\.pipeline(\[0\])?\.aws_iam_role_policy_attachment\.deploy\[")
+
+
 def action_of(change: dict[str, Any]) -> str:
     actions = change.get("actions") or ["no-op"]
     if "delete" in actions and "create" in actions:
@@ -437,6 +441,24 @@ def _replace_reason(rc: dict[str, Any]) -> str:
     return text
 
 
+def deployer_note(managed: list[dict[str, Any]]) -> list[str]:
+    """The pipeline's Deploy stage runs `terraform apply` as its deploy build role, which the stack grants
+    only the state and the alias shift: without a deployer policy attached (modules/pipeline
+    deploy_policy_arns) the first push fails at Deploy. Say so where the platform team reads."""
+    roles = [rc for rc in managed if rc["type"] == "aws_iam_role" and DEPLOY_ROLE.search(rc["address"])]
+    if not roles or any(DEPLOY_ATTACHMENT.search(rc["address"]) for rc in managed):
+        return []
+    name = _known(_after(roles[0]).get("name"))
+    return [
+        "### The pipeline's deploy role has no deployer policy",
+        "",
+        f"- {_code(roles[0]['address'])} ({name}) runs `terraform apply` in the Deploy stage, and nothing "
+        "here grants it what the apply needs: the platform team must attach its deployer policy to it "
+        "(envs/aws: `pipeline_deploy_policy_arns`) before the first push, or the Deploy stage fails.",
+        "",
+    ]
+
+
 def summarize(
     plan: dict[str, Any],
     env: str,
@@ -523,6 +545,7 @@ def summarize(
         out.append("")
     if not any_security:
         out += ["None.", ""]
+    out += deployer_note(managed)
 
     out += fixed_cost_section(plan, prices, region)
 

@@ -1,26 +1,42 @@
-"""The Terraform runner: one CLI config, one data dir and one state file per env, all under $FARM_STATE_DIR.
+"""The Terraform runner: one CLI config and one data dir per env under $FARM_STATE_DIR; the state in S3.
 
 Every Terraform call of the harness goes through `Workspace.run`, so plan, deploy, destroy, `terraform output`
 and the tests all agree on where the providers come from (the filesystem mirror when this machine has one),
 where the state lives, and which endpoint and credentials a local run uses.
 
+envs/local keeps its state in an S3 bucket ON the local cloud (`backend "s3" {}`, configured here), so the
+developer's `nox -s deploy` and the pipeline's deploy build (a CodeBuild build of the same cloud) share one
+state: bucket farm-tfstate-<account>-<region> (modules/pipeline's default state bucket), key
+render-farm/local.tfstate, native S3 locking. The bucket is the backend's prerequisite, made outside Terraform
+as an account's state bucket is: the harness creates it with the cloud's admin keys when missing (versioned,
+SSE-KMS, public access blocked); a build only requires it. A restarted local cloud is empty, bucket and state
+included. $FARM_BACKEND_CONFIG (a backend.hcl) names another bucket/key; the harness adds the local-cloud
+settings in a second file (Terraform merges them). Other envs use their own backend with $FARM_BACKEND_CONFIG.
+The local backend remains for temporary copies (offline review plans, the static suite's plans).
+
 Layout under $FARM_STATE_DIR (default <repo>/.farm):
     terraformrc                      CLI config (provider installation)
     tf/<env>/.terraform/             TF_DATA_DIR (providers, module manifest, backend settings)
-    tf/<env>/terraform.tfstate       the local backend's state (envs/local; envs/aws uses its S3 backend)
-    tf/<env>/init.sha256             fingerprint of what the last `terraform init` saw
+    tf/<env>/backend-state.hcl       envs/local: bucket, key, region, encryption, locking of the S3 state
+    tf/<env>/backend-local-cloud.hcl envs/local: the local cloud's S3 endpoint and what a non-AWS one needs
+    tf/<env>/init.sha256             fingerprint of what the last `terraform init` saw (backend files too)
     tf/<env>/boot_id                 the local cloud boot the state was applied against
+    tf/<env>/applied                 the boot the last complete apply reached
     tf/<env>/worker_image            the worker image (<repository>@sha256:...) the state was applied with
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +52,12 @@ PROVIDER_PATTERN = "registry.terraform.io/hashicorp/*"
 MIRROR_MARKER = Path("registry.terraform.io/hashicorp/aws")
 # Variables that would point a local run at a real account, or change its output format.
 _UNSET_FOR_LOCAL = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "TF_LOG")
+# envs/local's state: modules/pipeline's default bucket (<name_prefix>-tfstate-<account>-<region>).
+STATE_BUCKET_PREFIX = "farm-tfstate"
+LOCAL_STATE_KEY = "render-farm/local.tfstate"
+STATE_FILE_NAME = "backend-state.hcl"
+LOCAL_CLOUD_BACKEND_FILE_NAME = "backend-local-cloud.hcl"
+_BACKEND_STRING = re.compile(r'^\s*(\w+)\s*=\s*"([^"]*)"', re.MULTILINE)
 
 
 class TerraformError(RuntimeError):
@@ -95,6 +117,68 @@ def write_cli_config(environ: Mapping[str, str] = os.environ) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class S3State:
+    """Where an env's state object lives: the S3 backend's bucket, key and region."""
+
+    bucket: str
+    key: str
+    region: str
+
+
+def local_cloud_state() -> S3State:
+    """envs/local's default state location on the local cloud (its account and region)."""
+    from localcloud import config as localcloud  # late: the aws path never needs it
+
+    bucket = f"{STATE_BUCKET_PREFIX}-{localcloud.ACCOUNT_ID}-{localcloud.REGION}"
+    return S3State(bucket=bucket, key=LOCAL_STATE_KEY, region=localcloud.REGION)
+
+
+def read_backend_file(path: Path, default_region: str) -> S3State:
+    """The bucket, key and region a backend.hcl names (its quoted string settings)."""
+    settings = dict(_BACKEND_STRING.findall(path.read_text()))
+    missing = [name for name in ("bucket", "key") if not settings.get(name)]
+    if missing:
+        raise TerraformError(f"{path} sets no {' or '.join(missing)} (an S3 backend's partial configuration)")
+    return S3State(settings["bucket"], settings["key"], settings.get("region") or default_region)
+
+
+def state_backend_text(state: S3State) -> str:
+    """The S3 backend's location settings: where the state object lives, encrypted, with S3-native locking."""
+    return (
+        "# Written by harness.terraform: where envs/local's state lives (an S3 bucket on the local cloud).\n"
+        f"bucket       = {json.dumps(state.bucket)}\n"
+        f"key          = {json.dumps(state.key)}\n"
+        f"region       = {json.dumps(state.region)}\n"
+        "encrypt      = true\n"
+        "use_lockfile = true\n"
+    )
+
+
+def local_cloud_backend_text(endpoint_url: str) -> str:
+    """The S3 backend's settings for a local cloud: its endpoint, path-style addressing (127.0.0.1 has no
+    bucket subdomains) and no checks only AWS can answer (STS identity, instance metadata, region names)."""
+    return (
+        f"# Written by harness.terraform: the S3 backend on the local cloud at {endpoint_url}.\n"
+        f"endpoints                   = {{ s3 = {json.dumps(endpoint_url)} }}\n"
+        "use_path_style              = true\n"
+        "skip_credentials_validation = true\n"
+        "skip_metadata_api_check     = true\n"
+        "skip_region_validation      = true\n"
+        "skip_requesting_account_id  = true\n"
+    )
+
+
+def backend_file_texts(args: Sequence[str]) -> list[str]:
+    """The content of every `-backend-config=FILE` among init arguments (key=value arguments have none)."""
+    texts = []
+    for arg in args:
+        value = arg.removeprefix("-backend-config=")
+        if value != arg and "=" not in value and Path(value).is_file():
+            texts.append(Path(value).read_text())
+    return texts
+
+
 def config_fingerprint(root: Path, extra: Sequence[str]) -> str:
     """Hash of everything `terraform init` depends on: HCL files (module calls, providers, backend),
     the lock file and the init arguments. Any change means init must run again."""
@@ -113,6 +197,44 @@ def config_fingerprint(root: Path, extra: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
+def cloud_health(endpoint_url: str, timeout: float = 5.0) -> dict | None:
+    """The health document of the local cloud at an endpoint (no credentials needed); None: none answers."""
+    from localcloud import config as localcloud  # late: the aws path never needs it
+
+    try:
+        with urllib.request.urlopen(endpoint_url + localcloud.HEALTH_PATH, timeout=timeout) as response:  # noqa: S310
+            doc = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and doc.get("status") == "ok" and doc.get("boot_id") else None
+
+
+def bucket_exists(s3, bucket: str) -> bool:
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except s3.exceptions.ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket"):
+            return False
+        raise TerraformError(f"cannot read the state bucket {bucket}: {err}") from err
+    return True
+
+
+def create_state_bucket(s3, state: S3State) -> None:
+    """A state bucket as an account keeps one: versioned (every state kept), encrypted by default with S3's
+    AWS-managed KMS key, no public access."""
+    outside_us_east_1 = {"CreateBucketConfiguration": {"LocationConstraint": state.region}}
+    where = {} if state.region == "us-east-1" else outside_us_east_1
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):  # a parallel deploy made it first
+        s3.create_bucket(Bucket=state.bucket, **where)
+    blocked = dict.fromkeys(
+        ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+    )
+    s3.put_public_access_block(Bucket=state.bucket, PublicAccessBlockConfiguration=blocked)
+    s3.put_bucket_versioning(Bucket=state.bucket, VersioningConfiguration={"Status": "Enabled"})
+    sse = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}
+    s3.put_bucket_encryption(Bucket=state.bucket, ServerSideEncryptionConfiguration={"Rules": [sse]})
+
+
 @dataclass
 class Workspace:
     """Terraform for one env: the root it runs in, where its data and state live, and the endpoint."""
@@ -120,13 +242,19 @@ class Workspace:
     env: str
     root: Path
     endpoint_url: str | None = None  # the local cloud; None for a real account
-    backend_config: list[str] = field(default_factory=list)  # -backend-config=... arguments
+    backend_config: list[str] = field(default_factory=list)  # -backend-config=... arguments given
     lambda_zip_dir: Path = BUILD_DIR / "lambdas"
-    work_dir: Path | None = None  # where data dir and state live; default $FARM_STATE_DIR/tf/<env>
+    work_dir: Path | None = None  # data dir, markers, a local backend's state; default <state dir>/tf/<env>
     stream: bool = True  # show Terraform's output on the console (long work: progress must be visible)
     # TF_VAR_worker_image of every plan/apply/destroy; None: the image recorded by the last deploy, if any
     worker_image: str | None = None
     runtime: str | None = None  # the local cloud's mode, "container" | "process"; None for a real account
+    # The S3 state on the local cloud (envs/local); None: a local backend's file, or an account's backend.
+    state: S3State | None = None
+    # A backend.hcl naming the state's bucket and key ($FARM_BACKEND_CONFIG); None: written from `state`.
+    state_config: Path | None = None
+    # Inside a build of the local cloud: the build role's session from the environment, never the admin keys.
+    ambient_credentials: bool = False
 
     @property
     def dir(self) -> Path:
@@ -138,6 +266,7 @@ class Workspace:
 
     @property
     def state_file(self) -> Path:
+        """The local backend's state (temporary copies only: envs/local keeps its state in S3)."""
         return self.dir / "terraform.tfstate"
 
     @property
@@ -172,6 +301,14 @@ class Workspace:
     def lock_file(self) -> Path:
         return self.root / ".terraform.lock.hcl"
 
+    def local_cloud_env(self) -> dict[str, str]:
+        """AWS_ENDPOINT_URL, the region and the credentials a local run calls the cloud with: the admin keys
+        this boot of the local cloud issued or, in a build, the build role's session (localcloud.credentials
+        decides)."""
+        from localcloud import config as localcloud  # late: the aws path never needs it
+
+        return localcloud.aws_env(self.endpoint_url)
+
     def environment(self, base: Mapping[str, str] = os.environ) -> dict[str, str]:
         env = dict(base)
         env.update(
@@ -185,13 +322,27 @@ class Workspace:
         if image:
             env["TF_VAR_worker_image"] = image
         if self.endpoint_url:
-            from localcloud import config as localcloud  # late: the aws path never needs it
-
-            for name in _UNSET_FOR_LOCAL:
+            for name in _UNSET_FOR_LOCAL:  # a build's own session token comes back with local_cloud_env
                 env.pop(name, None)
-            # The endpoint, the admin keys this boot of the local cloud issued, and its region.
-            env.update(localcloud.aws_env(self.endpoint_url), TF_VAR_endpoint_url=self.endpoint_url)
+            env.update(self.local_cloud_env(), TF_VAR_endpoint_url=self.endpoint_url)
         return env
+
+    def client(self, service: str):
+        """A boto3 client of the local cloud, with the credentials Terraform gets."""
+        import boto3
+        from botocore.config import Config
+
+        aws = self.local_cloud_env()
+        return boto3.client(
+            service,
+            endpoint_url=aws["AWS_ENDPOINT_URL"],
+            region_name=aws["AWS_REGION"],
+            aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=aws.get("AWS_SESSION_TOKEN"),
+            # path style: an endpoint such as host.containers.internal has no bucket subdomains
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
+        )
 
     def run(
         self, *args: str, capture: bool = False, ok_codes: Sequence[int] = (0,)
@@ -209,19 +360,42 @@ class Workspace:
             )
         return proc
 
+    def backend_args(self) -> list[str]:
+        """The -backend-config arguments: those given, then for an S3 state on the local cloud the files
+        written here: the state's location (unless a backend.hcl names it) and the local cloud's settings."""
+        args = list(self.backend_config)
+        if self.state is None:
+            return args
+        location = self.state_config or self._write_backend_file(
+            STATE_FILE_NAME, state_backend_text(self.state)
+        )
+        settings = self._write_backend_file(
+            LOCAL_CLOUD_BACKEND_FILE_NAME, local_cloud_backend_text(self.endpoint_url)
+        )
+        return [*args, f"-backend-config={location}", f"-backend-config={settings}"]
+
+    def _write_backend_file(self, name: str, text: str) -> Path:
+        path = self.dir / name
+        write_if_changed(path, text)
+        return path
+
     def init_args(self) -> list[str]:
         args = ["init", "-input=false"] + ([] if self.stream else ["-no-color"])
         if self.lock_file.exists():
             args.append("-lockfile=readonly")  # honour the committed lock file, never rewrite it
-        args += self.backend_config
+        args += self.backend_args()
         return args
 
     def init(self, force: bool = False) -> bool:
-        """`terraform init` when the data dir is missing or the configuration changed. True when it ran."""
+        """`terraform init` when the data dir is missing or the configuration changed. True when it ran. An S3
+        state on the local cloud needs its bucket first: checked every time (a restarted cloud is empty)."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        if self.state is not None:
+            self.ensure_state_bucket()
         args = self.init_args()
         cli_config = write_cli_config()
-        fingerprint = config_fingerprint(self.root, [*args, str(self.root), cli_config.read_text()])
+        seen = [*args, *backend_file_texts(args), str(self.root), cli_config.read_text()]
+        fingerprint = config_fingerprint(self.root, seen)
         stamp = self.dir / "init.sha256"
         if not force and self.data_dir.is_dir() and stamp.exists() and stamp.read_text() == fingerprint:
             return False
@@ -233,18 +407,53 @@ class Workspace:
         stamp.write_text(fingerprint)
         return True
 
+    def ensure_state_bucket(self) -> bool:
+        """The S3 backend's bucket, made when missing with the local cloud's admin keys (outside Terraform, as
+        an account's state bucket is). A build never makes it: there it must exist. True when created."""
+        s3 = self.client("s3")
+        if bucket_exists(s3, self.state.bucket):
+            return False
+        if self.ambient_credentials:
+            raise TerraformError(
+                f"the state bucket {self.state.bucket} does not exist on the local cloud at "
+                f"{self.endpoint_url}; a build never creates it: deploy envs/local once outside the pipeline "
+                "(`nox -s deploy`), which creates it"
+            )
+        create_state_bucket(s3, self.state)
+        print(f"envs/{self.env}: created the state bucket {self.state.bucket} on {self.endpoint_url}")
+        return True
+
+    def state_text(self) -> str | None:
+        """The state as Terraform wrote it: the S3 object on the local cloud, else the local backend's file;
+        None when there is none."""
+        if self.state is None:
+            return self.state_file.read_text() if self.state_file.exists() else None
+        s3 = self.client("s3")
+        try:
+            return s3.get_object(Bucket=self.state.bucket, Key=self.state.key)["Body"].read().decode()
+        except (s3.exceptions.NoSuchKey, s3.exceptions.NoSuchBucket):
+            return None
+
+    def state_document(self) -> dict:
+        """The state as JSON; {} when there is none or it cannot be read."""
+        try:
+            return json.loads(self.state_text() or "{}")
+        except json.JSONDecodeError:
+            return {}
+
     def has_state(self) -> bool:
-        """Only meaningful for a local backend: is there a state file with resources in it?"""
-        if not self.state_file.exists():
+        """Is there a state with resources in it?"""
+        text = self.state_text()
+        if text is None:
             return False
         try:
-            return bool(json.loads(self.state_file.read_text()).get("resources"))
+            return bool(json.loads(text).get("resources"))
         except json.JSONDecodeError:
             return True  # unreadable: let Terraform decide
 
-    def discard_local_state(self) -> None:
-        markers = [self.boot_id_file, self.applied_file, self.worker_image_file]
-        for path in [self.state_file, *self.dir.glob("terraform.tfstate.*"), *markers]:
+    def discard_markers(self) -> None:
+        """Forget what this machine recorded about a deployment: its boot, its complete apply, its image."""
+        for path in (self.boot_id_file, self.applied_file, self.worker_image_file):
             path.unlink(missing_ok=True)
 
     def outputs(self) -> dict:
@@ -253,24 +462,32 @@ class Workspace:
 
 
 def local_backend_args(work_dir: Path) -> list[str]:
+    """A local backend's state file in work_dir (temporary copies: offline review plans, the static suite)."""
     return [f"-backend-config=path={work_dir / 'terraform.tfstate'}"]
 
 
 def workspace(env: str, endpoint_url: str | None = None) -> Workspace:
-    """The Workspace of envs/<env> in this repository, with its backend arguments.
+    """The Workspace of envs/<env> in this repository, with its backend.
 
-    envs/local keeps its state under $FARM_STATE_DIR. Any other env uses its own backend, configured with
-    $FARM_BACKEND_CONFIG (a backend.hcl file for the S3 backend's partial configuration).
+    envs/local keeps its state in S3 on its local cloud (`endpoint_url`, default the Target's): the location
+    from $FARM_BACKEND_CONFIG when set, else farm-tfstate-<account>-<region>/render-farm/local.tfstate. Any
+    other env uses its own backend, configured with $FARM_BACKEND_CONFIG (the S3 backend's partial config).
     """
     root = ENVS_DIR / env
     if not root.is_dir():
         known = ", ".join(sorted(p.name for p in ENVS_DIR.iterdir() if p.is_dir()))
         raise TerraformError(f"no such env: envs/{env} (known: {known})")
-    ws = Workspace(env=env, root=root, endpoint_url=endpoint_url)
-    if Target.of(env).local_cloud:
-        ws.backend_config = local_backend_args(ws.dir)
-    elif os.environ.get("FARM_BACKEND_CONFIG"):
-        ws.backend_config = [f"-backend-config={Path(os.environ['FARM_BACKEND_CONFIG']).resolve()}"]
+    target = Target.of(env)
+    given = os.environ.get("FARM_BACKEND_CONFIG")
+    given_file = Path(given).resolve() if given else None
+    ws = Workspace(env=env, root=root, endpoint_url=endpoint_url or target.local_cloud_endpoint)
+    if target.local_cloud:
+        ws.ambient_credentials = target.build_endpoint is not None
+        ws.state_config = given_file
+        default = local_cloud_state()
+        ws.state = read_backend_file(given_file, default.region) if given_file else default
+    elif given_file:
+        ws.backend_config = [f"-backend-config={given_file}"]
     return ws
 
 
@@ -288,10 +505,11 @@ def output_json(env: str = "local") -> dict:
     """Raw `terraform output -json` of envs/<env>; {} when nothing is deployed (no state, no init)."""
     ws = workspace(env)
     ws.stream = False
-    local_cloud = Target.of(env).local_cloud
-    if local_cloud and not ws.has_state():
-        return {}
-    if not local_cloud and not ws.data_dir.is_dir() and not ws.backend_config:
+    if Target.of(env).local_cloud:
+        # A local cloud that does not answer holds nothing; one that does holds the state, if any, in S3.
+        if cloud_health(ws.endpoint_url) is None or not ws.has_state():
+            return {}
+    elif not ws.data_dir.is_dir() and not ws.backend_config:
         return {}  # never initialised and no backend given: nothing this machine knows is deployed
     ws.init()
     return ws.outputs()

@@ -9,6 +9,10 @@ current() -> Credentials | None                       in the server process: thi
 is_admin(access_key_id) -> bool                       in the server process: is this this boot's admin key
 read(state_dir=None) -> Credentials                   the file of a state directory (raises NoCredentials)
 for_endpoint(endpoint, state_dir=None) -> Credentials the keys of the cloud answering at an endpoint
+build_endpoint() -> str | None                       the cloud this process runs in as a CodeBuild build
+
+Inside a build the cloud runs (the pipeline's Deploy stage runs the harness there), a client of that cloud
+calls as the build: for_endpoint answers the build role's session from the environment, never the admin's.
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ import os
 import secrets
 import string
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from localcloud import config
 
 FILE = "credentials"
+BUILD_ID_VARIABLE = "CODEBUILD_BUILD_ID"
+ADMIN_FIELDS = ("access_key_id", "secret_access_key", "region", "endpoint", "boot_id")  # what the file holds
 KEY_ID_PREFIX = "LKIA"  # AWS long-term keys start AKIA, session keys ASIA; L for "local"
 _KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"  # what AWS secrets are made of
@@ -45,25 +52,28 @@ class Credentials:
     region: str
     endpoint: str
     boot_id: str
+    session_token: str | None = None  # a build's role session; None for the admin's long-term keys
 
     def env(self) -> dict[str, str]:
-        """Environment variables that aim boto3, the AWS CLI and Terraform at this cloud as its admin."""
-        return {
+        """Environment variables that aim boto3, the AWS CLI and Terraform at this cloud with these keys."""
+        found = {
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_ACCESS_KEY_ID": self.access_key_id,
             "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
         }
+        return {**found, "AWS_SESSION_TOKEN": self.session_token} if self.session_token else found
 
     def client_kwargs(self) -> dict[str, str]:
         """Keyword arguments of boto3.client / boto3.Session.client."""
-        return {
+        found = {
             "endpoint_url": self.endpoint,
             "region_name": self.region,
             "aws_access_key_id": self.access_key_id,
             "aws_secret_access_key": self.secret_access_key,
         }
+        return {**found, "aws_session_token": self.session_token} if self.session_token else found
 
     def __repr__(self) -> str:  # never print the secret by accident (test output, logs)
         return f"Credentials({self.access_key_id!r}, endpoint={self.endpoint!r}, boot_id={self.boot_id!r})"
@@ -94,7 +104,7 @@ def write(state_dir: str | os.PathLike[str] | None, credentials: Credentials) ->
         temporary.unlink()
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
-        json.dump(asdict(credentials), handle, indent=2)
+        json.dump({k: v for k, v in asdict(credentials).items() if k in ADMIN_FIELDS}, handle, indent=2)
         handle.write("\n")
     os.replace(temporary, target)
     return target
@@ -124,7 +134,7 @@ def read(state_dir: str | os.PathLike[str] | None = None) -> Credentials:
     file = path(state_dir)
     try:
         doc = json.loads(file.read_text())
-        return Credentials(**{name: str(doc[name]) for name in Credentials.__dataclass_fields__})
+        return Credentials(**{name: str(doc[name]) for name in ADMIN_FIELDS})
     except FileNotFoundError:
         raise NoCredentials(
             f"no local cloud credentials in {file}: the local cloud of {file.parent} is not running "
@@ -164,10 +174,39 @@ def same_endpoint(a: str, b: str) -> bool:
     return port is not None and port == _loopback_port(b)
 
 
+def build_endpoint(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The local cloud this process runs in as a CodeBuild build, None elsewhere: CodeBuild sets
+    CODEBUILD_BUILD_ID in every build, and only the local cloud's builds are given AWS_ENDPOINT_URL."""
+    if environ.get(BUILD_ID_VARIABLE) and environ.get("AWS_ENDPOINT_URL"):
+        return environ["AWS_ENDPOINT_URL"]
+    return None
+
+
+def build_session(environ: Mapping[str, str] = os.environ) -> Credentials | None:
+    """Inside a build of a local cloud, the build role's session its runtime put in the environment."""
+    endpoint = build_endpoint(environ)
+    if endpoint is None:
+        return None
+    if not (environ.get("AWS_ACCESS_KEY_ID") and environ.get("AWS_SECRET_ACCESS_KEY")):
+        raise NoCredentials(f"a build of the local cloud at {endpoint} without its session")
+    return Credentials(
+        access_key_id=environ["AWS_ACCESS_KEY_ID"],
+        secret_access_key=environ["AWS_SECRET_ACCESS_KEY"],
+        region=environ.get("AWS_REGION") or config.REGION,
+        endpoint=endpoint,
+        boot_id="",
+        session_token=environ.get("AWS_SESSION_TOKEN"),
+    )
+
+
 def for_endpoint(endpoint: str, state_dir: str | os.PathLike[str] | None = None) -> Credentials:
-    """The admin keys of the local cloud at `endpoint`: this process's own (the server), else the file of
+    """The keys a client of the local cloud at `endpoint` uses: inside a build of that cloud the build's
+    session (build_session); else its admin keys: this process's own (the server), else the file of
     `state_dir` ($LOCALCLOUD_STATE_DIR by default) when it belongs to that endpoint and boot, else the file of
     the state directory the running cloud names in its health document (a private cloud of a test suite)."""
+    session = build_session()
+    if session is not None and same_endpoint(session.endpoint, endpoint):
+        return session
     issued = _current
     if issued is not None and same_endpoint(issued.endpoint, endpoint):
         return issued

@@ -44,6 +44,12 @@ variable "pipeline_branch" {
   default     = "main"
 }
 
+variable "pipeline_deploy_policy_arns" {
+  description = "The platform team's deployer policies, attached to the pipeline's deploy role: what `terraform apply` of this env needs (the plan review summary says when there is none)."
+  type        = list(string)
+  default     = []
+}
+
 variable "region" {
   description = "AWS region of the stack."
   type        = string

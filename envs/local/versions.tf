@@ -1,5 +1,5 @@
 terraform {
-  required_version = ">= 1.6"
+  required_version = ">= 1.10" # the S3 backend's use_lockfile (S3-native state locking)
 
   required_providers {
     aws = {
@@ -8,6 +8,9 @@ terraform {
     }
   }
 
-  # The harness passes the state path: terraform init -backend-config=path=<FARM_STATE_DIR>/tf/local/terraform.tfstate
-  backend "local" {}
+  # Partial configuration: the harness passes it (harness/terraform.py): the state lives in an S3 bucket on the
+  # local cloud, shared by `nox -s deploy` and the pipeline's deploy build:
+  # terraform init -backend-config=<FARM_STATE_DIR>/tf/local/backend-state.hcl \
+  #                -backend-config=<FARM_STATE_DIR>/tf/local/backend-local-cloud.hcl
+  backend "s3" {}
 }

@@ -73,6 +73,13 @@ def answer(
             f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
         ).encode()
         headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
+    elif kind == "ec2":
+        status = status or 403
+        body = (
+            f"<Response><Errors><Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
+            f"</Errors><RequestID>{request_id}</RequestID></Response>"
+        ).encode()
+        headers = [("Content-Type", "text/xml;charset=UTF-8")]
     elif kind == "json" and _query_compatible(service):
         # SQS's json protocol keeps the query protocol's codes in x-amzn-query-error ("<code>;<fault>"),
         # which botocore reports as the error code.
@@ -119,6 +126,8 @@ def access_denied_code(service: str, environ: Mapping[str, Any] | None = None) -
     if service == "sns":
         return "AuthorizationError"
     kind = _protocol(service, environ or {})
+    if kind == "ec2":
+        return "UnauthorizedOperation"
     if kind in ("rest-xml", "query") or (kind == "json" and _query_compatible(service)):
         return "AccessDenied"
     return "AccessDeniedException"
@@ -132,6 +141,8 @@ def invalid_credentials(service: str, environ: Mapping[str, Any], start_response
         fields = {"AWSAccessKeyId": key} if key else None
         code, message = "InvalidAccessKeyId", UNKNOWN_ACCESS_KEY
         return answer(service, environ, start_response, code=code, message=message, fields=fields)
+    if kind == "ec2":
+        return answer(service, environ, start_response, code="AuthFailure", message=INVALID_TOKEN, status=401)
     if kind == "query" or (kind == "json" and _query_compatible(service)):
         return answer(service, environ, start_response, code="InvalidClientTokenId", message=INVALID_TOKEN)
     return answer(service, environ, start_response, code="UnrecognizedClientException", message=INVALID_TOKEN)
@@ -181,7 +192,7 @@ def signature_mismatch(
 
 def _protocol(service: str, environ: Mapping[str, Any]) -> str:
     found = requests.protocol(service, environ)
-    if found in ("rest-xml", "query", "json", "rest-json"):
+    if found in ("rest-xml", "query", "json", "rest-json", "ec2"):
         return found
     return "json" if environ.get("HTTP_X_AMZ_TARGET") else "rest-json"
 

@@ -906,12 +906,13 @@ def _podman_run(
 
 def _cache_mounts(build: Build, spec: spec_module.Buildspec) -> list[tuple[str, str]]:
     """LOCAL cache with LOCAL_CUSTOM_CACHE: each cache.paths directory is a host directory per project that
-    outlives the build (process mode needs none: the host's own directories stay where they are)."""
+    outlives the build, the boot and the checkout (next to the container store: like AWS's warm build host,
+    best effort), so CI's builds start warm (process mode needs none: the host's own directories stay)."""
     cache = build.doc.get("cache") or {}
     if cache.get("type") != "LOCAL" or "LOCAL_CUSTOM_CACHE" not in (cache.get("modes") or []):
         return []
     mounts = []
-    root = config.state_dir() / "codebuild" / "cache" / build.doc["projectName"]
+    root = containers.store_dir().parent / "codebuild-cache" / build.doc["projectName"]
     for pattern in spec.cache_paths:
         directory = pattern.split("*", 1)[0].rstrip("/")
         if directory.startswith("/") and len(directory) > 1:

@@ -18,15 +18,11 @@ locals {
       description = local.project_descriptions["deploy"]
       timeout     = 60
       variables = {
-        TF_STATE_BUCKET        = local.state_bucket
-        TF_STATE_KEY           = var.terraform_state_key
-        CODEDEPLOY_APPLICATION = aws_codedeploy_app.this.name
-        CODEDEPLOY_GROUP       = aws_codedeploy_deployment_group.this.deployment_group_name
-        LAMBDA_FUNCTION_NAMES  = join(",", values(var.function_names))
-        LAMBDA_ALIAS           = "live"
-        TF_IN_AUTOMATION       = "1"
-        TF_INPUT               = "0"
-        FARM_ENV               = "aws"
+        TF_STATE_BUCKET  = local.state_bucket
+        TF_STATE_KEY     = var.terraform_state_key
+        TF_IN_AUTOMATION = "1"
+        TF_INPUT         = "0"
+        FARM_ENV         = var.deploy_env
       }
     }
   }

@@ -135,9 +135,9 @@ data "aws_iam_policy_document" "build" {
   dynamic "statement" {
     for_each = each.key == "deploy" ? [1] : []
     content {
-      # iam-report: the deploy build's `terraform apply` (deploy/buildspec-deploy.yml) reads and writes the
-      # envs/aws state and its lock; never local (envs/local keeps its state on disk; the pipeline does not run
-      # locally yet, issue 16).
+      # The deploy build's `terraform apply` (deploy/buildspec-deploy.yml) reads and writes the env's state
+      # and its lock (envs/local's too: its state is in S3 on the local cloud).
+      # iam-report: used by the Deploy stage, which runs in `nox -s pipeline`, after the integration report.
       sid       = "TerraformStateObjects"
       actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
       resources = ["arn:${local.partition}:s3:::${local.state_bucket}/${var.terraform_state_key}", "arn:${local.partition}:s3:::${local.state_bucket}/${var.terraform_state_key}.tflock"]
@@ -147,8 +147,8 @@ data "aws_iam_policy_document" "build" {
   dynamic "statement" {
     for_each = each.key == "deploy" ? [1] : []
     content {
-      # iam-report: the S3 backend lists the state bucket (deploy/buildspec-deploy.yml); never local (envs/local
-      # keeps its state on disk; the pipeline does not run locally yet, issue 16).
+      # The S3 backend lists the state bucket (deploy/buildspec-deploy.yml).
+      # iam-report: used by the Deploy stage, which runs in `nox -s pipeline`, after the integration report.
       sid       = "TerraformStateBucket"
       actions   = ["s3:ListBucket"]
       resources = ["arn:${local.partition}:s3:::${local.state_bucket}"]
@@ -158,8 +158,8 @@ data "aws_iam_policy_document" "build" {
   dynamic "statement" {
     for_each = each.key == "deploy" ? [1] : []
     content {
-      # iam-report: deploy/shift_aliases.py, after the deploy build's apply, reads each alias and the latest
-      # version (the pipeline does not run locally yet, issue 16).
+      # harness/aliases.py, after the deploy build's apply, reads each alias and the latest version.
+      # iam-report: used by the Deploy stage, which runs in `nox -s pipeline`, after the integration report.
       sid       = "FindVersionsToShift"
       actions   = ["lambda:GetAlias", "lambda:ListVersionsByFunction"]
       resources = concat(values(local.function_arns), local.alias_arns)
@@ -169,9 +169,9 @@ data "aws_iam_policy_document" "build" {
   dynamic "statement" {
     for_each = each.key == "deploy" ? [1] : []
     content {
-      # iam-report: deploy/shift_aliases.py creates and follows the CodeDeploy deployment (CreateDeployment,
-      # GetDeployment); the config and revision actions go with CreateDeployment in AWS's deployer policies (the
-      # pipeline does not run locally yet, issue 16).
+      # harness/aliases.py creates and follows the CodeDeploy deployment (CreateDeployment, GetDeployment).
+      # iam-report: used by the Deploy stage (`nox -s pipeline`, after the integration report); the config and
+      # revision actions go with CreateDeployment in AWS's deployer policies.
       sid     = "ShiftAliases"
       actions = ["codedeploy:CreateDeployment", "codedeploy:GetDeployment", "codedeploy:GetDeploymentConfig", "codedeploy:GetApplicationRevision", "codedeploy:RegisterApplicationRevision"]
       resources = [
@@ -193,7 +193,7 @@ resource "aws_iam_role_policy" "build" {
 
 # What `terraform apply` of the whole stack needs is granted by the platform team's own deployer policies.
 resource "aws_iam_role_policy_attachment" "deploy" {
-  for_each = toset(var.deploy_policy_arns)
+  for_each = { for index, arn in var.deploy_policy_arns : tostring(index) => arn } # ARNs unknown until apply
 
   role       = aws_iam_role.build["deploy"].name
   policy_arn = each.value

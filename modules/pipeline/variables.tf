@@ -40,6 +40,17 @@ variable "build_image" {
   }
 }
 
+variable "deploy_env" {
+  description = "The env root (envs/<name>) the Deploy stage plans and applies: FARM_ENV of the deploy project."
+  type        = string
+  default     = "aws"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_-]{0,30}$", var.deploy_env))
+    error_message = "deploy_env must name an env root: lowercase letters, digits, - or _."
+  }
+}
+
 variable "deploy_policy_arns" {
   description = "Managed policies attached to the deploy project's role: what `terraform apply` of envs/aws needs. Empty by default: the platform team grants its deployer policy explicitly."
   type        = list(string)

@@ -93,11 +93,14 @@ module "pipeline" {
   artifacts_bucket     = module.storage.artifacts_bucket
   artifacts_bucket_arn = module.storage.artifacts_bucket_arn
   branch               = var.pipeline_branch
+  deploy_env           = var.pipeline_deploy_env
+  deploy_policy_arns   = var.pipeline_deploy_policy_arns
   function_names       = module.functions.function_names
   log_retention_days   = var.log_retention_days
   logs_key_arn         = module.kms.key_arns["logs"]
   name_prefix          = var.name_prefix
   storage_key_arn      = module.kms.key_arns["storage"]
   tags                 = local.tags
+  terraform_state_key  = var.pipeline_terraform_state_key
   unit_test_selection  = var.pipeline_unit_tests
 }

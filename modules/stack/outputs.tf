@@ -4,14 +4,15 @@ data "aws_region" "current" {}
 
 locals {
   pipeline = var.enable_pipeline ? {
-    branch                 = module.pipeline[0].branch
-    build_log_group_names  = module.pipeline[0].build_log_group_names
-    codebuild_projects     = module.pipeline[0].codebuild_project_names
-    codedeploy_application = module.pipeline[0].codedeploy_application_name
-    codedeploy_group       = module.pipeline[0].codedeploy_deployment_group_name
-    name                   = module.pipeline[0].pipeline_name
-    repository_clone_url   = module.pipeline[0].repository_clone_url_http
-    repository_name        = module.pipeline[0].repository_name
+    branch                    = module.pipeline[0].branch
+    build_log_group_names     = module.pipeline[0].build_log_group_names
+    codebuild_projects        = module.pipeline[0].codebuild_project_names
+    codedeploy_application    = module.pipeline[0].codedeploy_application_name
+    codedeploy_group          = module.pipeline[0].codedeploy_deployment_group_name
+    codedeploy_shifts_aliases = var.codedeploy_shifts_aliases
+    name                      = module.pipeline[0].pipeline_name
+    repository_clone_url      = module.pipeline[0].repository_clone_url_http
+    repository_name           = module.pipeline[0].repository_name
   } : null
 }
 

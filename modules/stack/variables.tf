@@ -156,6 +156,24 @@ variable "pipeline_branch" {
   }
 }
 
+variable "pipeline_deploy_env" {
+  description = "The env root (envs/<name>) the pipeline's Deploy stage plans and applies."
+  type        = string
+  default     = "aws"
+}
+
+variable "pipeline_deploy_policy_arns" {
+  description = "Managed policies attached to the pipeline's deploy role: what `terraform apply` of pipeline_deploy_env needs (on aws the platform team's deployer policy)."
+  type        = list(string)
+  default     = []
+}
+
+variable "pipeline_terraform_state_key" {
+  description = "Object key of the Terraform state the pipeline's Deploy stage reads and writes (in <name_prefix>-tfstate-<account>-<region>)."
+  type        = string
+  default     = "render-farm/aws.tfstate"
+}
+
 variable "pipeline_unit_tests" {
   description = "Unit test paths the pipeline's Build stage runs (space-separated, under tests/unit); empty runs the whole unit suite."
   type        = string

@@ -139,9 +139,18 @@ def execution_of(codepipeline, pipeline_name: str, commit_id: str, timeout_s: fl
     raise TimeoutError(f"no execution of {pipeline_name} for commit {commit_id} after {timeout_s:.0f} s")
 
 
-def wait(codepipeline, pipeline_name: str, execution_id: str, commit_id: str, timeout_s: float) -> Execution:
+def wait(
+    codepipeline,
+    pipeline_name: str,
+    execution_id: str,
+    commit_id: str,
+    timeout_s: float,
+    each_poll: Callable[[], None] = lambda: None,
+) -> Execution:
+    """The execution once it ended; `each_poll` runs at every look (a test watching something meanwhile)."""
     deadline = time.monotonic() + timeout_s
     while True:
+        each_poll()
         found = codepipeline.get_pipeline_execution(
             pipelineName=pipeline_name, pipelineExecutionId=execution_id
         )["pipelineExecution"]
@@ -149,7 +158,7 @@ def wait(codepipeline, pipeline_name: str, execution_id: str, commit_id: str, ti
             break
         if time.monotonic() > deadline:
             raise TimeoutError(f"execution {execution_id} still {found['status']} after {timeout_s:.0f} s")
-        time.sleep(2)
+        time.sleep(1)
     details = codepipeline.list_action_executions(
         pipelineName=pipeline_name, filter={"pipelineExecutionId": execution_id}
     )["actionExecutionDetails"]

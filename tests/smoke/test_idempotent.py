@@ -171,7 +171,9 @@ def test_destroy_removes_everything(deployment):
     local = stack.Stack(
         env="local", outputs={"region": "us-east-1", "endpoint_url": deployment["endpoint_url"]}
     )
-    assert local.client("s3").list_buckets()["Buckets"] == []
+    # The state bucket lives outside Terraform (as an account's does): the harness made it, destroy keeps it.
+    buckets = [b["Name"] for b in local.client("s3").list_buckets()["Buckets"]]
+    assert buckets == [terraform.local_cloud_state().bucket]
     assert local.client("stepfunctions").list_state_machines()["stateMachines"] == []
     assert local.client("sqs").list_queues().get("QueueUrls", []) == []
     assert local.client("sns").list_topics()["Topics"] == []

@@ -368,17 +368,13 @@ run "applies" {
     condition = tomap({
       for v in aws_codebuild_project.this["deploy"].environment[0].environment_variable : v.name => v.value if v.type == "PLAINTEXT"
       }) == tomap({
-      TF_STATE_BUCKET        = "tt-pipeline-tfstate-${local.account_id}-${local.region}"
-      TF_STATE_KEY           = "render-farm/aws.tfstate"
-      CODEDEPLOY_APPLICATION = "tt-pipeline-functions"
-      CODEDEPLOY_GROUP       = "tt-pipeline-live-aliases"
-      LAMBDA_FUNCTION_NAMES  = "tt-pipeline-publish,tt-pipeline-validate"
-      LAMBDA_ALIAS           = "live"
-      TF_IN_AUTOMATION       = "1"
-      TF_INPUT               = "0"
-      FARM_ENV               = "aws"
+      TF_STATE_BUCKET  = "tt-pipeline-tfstate-${local.account_id}-${local.region}"
+      TF_STATE_KEY     = "render-farm/aws.tfstate"
+      TF_IN_AUTOMATION = "1"
+      TF_INPUT         = "0"
+      FARM_ENV         = "aws"
     })
-    error_message = "the deploy project gets the state location, the CodeDeploy application and group, the functions and alias, non-interactive Terraform, FARM_ENV=aws (all plain text)"
+    error_message = "the deploy project gets the state location, non-interactive Terraform and FARM_ENV=aws (all plain text); the alias shift reads the stack's outputs"
   }
 
   # --- CodeCommit, CodeDeploy, the push trigger ------------------------------------------------------------------------
@@ -494,6 +490,7 @@ run "optional_inputs" {
     terraform_state_bucket = "tt-pipeline-state"
     terraform_state_key    = "farm/tt.tfstate"
     unit_test_selection    = "tests/unit/core/test_lambdas.py tests/unit/core/test_schema.py"
+    deploy_env             = "local"
   }
 
   assert {
@@ -509,8 +506,8 @@ run "optional_inputs" {
   assert {
     condition = (
       length(aws_iam_role_policy_attachment.deploy) == 1 &&
-      aws_iam_role_policy_attachment.deploy[run.setup.deployer_policy_arn].role == "tt-pipeline-build-deploy" &&
-      aws_iam_role_policy_attachment.deploy[run.setup.deployer_policy_arn].policy_arn == run.setup.deployer_policy_arn
+      aws_iam_role_policy_attachment.deploy["0"].role == "tt-pipeline-build-deploy" &&
+      aws_iam_role_policy_attachment.deploy["0"].policy_arn == run.setup.deployer_policy_arn
     )
     error_message = "deploy_policy_arns are attached to the deploy build role (and to no other)"
   }
@@ -532,9 +529,9 @@ run "optional_inputs" {
     condition = (
       { for v in aws_codebuild_project.this["deploy"].environment[0].environment_variable : v.name => v.value }["TF_STATE_BUCKET"] == "tt-pipeline-state" &&
       { for v in aws_codebuild_project.this["deploy"].environment[0].environment_variable : v.name => v.value }["TF_STATE_KEY"] == "farm/tt.tfstate" &&
-      { for v in aws_codebuild_project.this["deploy"].environment[0].environment_variable : v.name => v.value }["LAMBDA_FUNCTION_NAMES"] == "tt-pipeline-validate"
+      { for v in aws_codebuild_project.this["deploy"].environment[0].environment_variable : v.name => v.value }["FARM_ENV"] == "local"
     )
-    error_message = "terraform_state_bucket, terraform_state_key and function_names reach the deploy project"
+    error_message = "terraform_state_bucket, terraform_state_key and deploy_env reach the deploy project"
   }
 
   assert {
@@ -583,6 +580,7 @@ run "rejects_bad_input" {
     storage_key_arn      = "alias/storage"
     terraform_state_key  = ""
     unit_test_selection  = "tests/unit; rm -rf /"
+    deploy_env           = "../aws"
   }
 
   expect_failures = [
@@ -590,6 +588,7 @@ run "rejects_bad_input" {
     var.artifacts_bucket_arn,
     var.branch,
     var.build_image,
+    var.deploy_env,
     var.deploy_policy_arns,
     var.function_names,
     var.logs_key_arn,

@@ -59,8 +59,12 @@ run "contract_and_pipeline" {
   }
 
   assert {
-    condition     = length(module.pipeline) == 1
-    error_message = "the pipeline is on by default"
+    condition = (
+      length(module.pipeline) == 1 && output.farm.pipeline.name == "tt-stack" && output.farm.pipeline.branch == "main" &&
+      output.farm.pipeline.codedeploy_shifts_aliases == false &&
+      output.farm.pipeline.codebuild_projects == { test = "tt-stack-test", deploy = "tt-stack-deploy" }
+    )
+    error_message = "the pipeline is on by default, and the contract names it, its branch, its projects and who moves the aliases"
   }
 
   assert {

@@ -46,7 +46,9 @@ def local_cloud() -> Iterator[str]:
 def plan_env(env: str, endpoint: str, workdir: Path) -> dict[str, Any]:
     """`terraform show -json` of a fresh plan of envs/<env>, made in a copy under workdir."""
     root = terraform.copy_roots(workdir, env)
-    if not Target.of(env).local_cloud:
+    if Target.of(env).local_cloud:
+        infra.use_local_backend(root)  # a throw-away state, not the S3 one on the local cloud
+    else:
         infra.prepare_offline_root(root)  # local backend and sample tfvars instead of an account
     lambda_zips.build("local")  # the plan only hashes the zips (wheels cached in build/wheels)
     work = workdir / "work"

@@ -175,8 +175,8 @@ class FakeEcr:
 @pytest.fixture
 def shipping(monkeypatch):
     """harness.image with a fake ECR and recorded build/push calls."""
-    calls = SimpleNamespace(built=[], pushed=[], ecr=FakeEcr({}))
     tag = image.Tag("git-0123456789ab", "0123456789ab", "fedcba987654", False)
+    calls = SimpleNamespace(built=[], pushed=[], ecr=FakeEcr({}), tag=tag)
     monkeypatch.setattr(image, "image_tag", lambda repo=image.REPO: tag)
     monkeypatch.setattr(image, "ecr_client", lambda endpoint, region=None: calls.ecr)
 
@@ -200,18 +200,28 @@ def test_a_new_tag_is_built_and_pushed_with_the_ecr_token(shipping):
     ref = image.ensure_pushed(URL, "http://127.0.0.1:4566")
     assert ref == f"{URL}@sha256:{'b' * 64}"
     assert shipping.built == [("local", "git-0123456789ab")]
+    content = f"content-{shipping.tag.content}"
     assert shipping.pushed == [
-        (f"{image.LOCAL_NAME}:git-0123456789ab", URL, "git-0123456789ab", ("AWS", "s3cret"))
+        (f"{image.LOCAL_NAME}:git-0123456789ab", URL, "git-0123456789ab", ("AWS", "s3cret")),
+        (f"{image.LOCAL_NAME}:git-0123456789ab", URL, content, ("AWS", "s3cret")),
     ]
-    assert shipping.ecr.described[0] == {
-        "repositoryName": "farm/render-worker",
-        "imageIds": [{"imageTag": "git-0123456789ab"}],
-    }
+    assert [d["imageIds"] for d in shipping.ecr.described] == [
+        [{"imageTag": "git-0123456789ab"}],
+        [{"imageTag": content}],
+    ]
+    assert shipping.ecr.described[0]["repositoryName"] == "farm/render-worker"
 
 
 def test_a_tag_the_repository_holds_is_reused_never_pushed_again(shipping):
     shipping.ecr.tags["git-0123456789ab"] = "sha256:" + "a" * 64
     assert image.ensure_pushed(URL, "http://127.0.0.1:4566") == f"{URL}@sha256:{'a' * 64}"
+    assert shipping.built == [] and shipping.pushed == []
+
+
+def test_a_checkout_without_the_commit_reuses_the_image_of_the_same_content(shipping):
+    # The pipeline's Deploy build has the commit's files without .git: its tag is the content tag.
+    shipping.ecr.tags[f"content-{shipping.tag.content}"] = "sha256:" + "c" * 64
+    assert image.ensure_pushed(URL, "http://127.0.0.1:4566") == f"{URL}@sha256:{'c' * 64}"
     assert shipping.built == [] and shipping.pushed == []
 
 

@@ -1,4 +1,6 @@
-"""harness.infra's decisions that need no Terraform: stale local state, offline review roots, credentials."""
+"""harness.infra's decisions that need no Terraform: markers of an earlier boot, offline review roots,
+credentials, the restart-and-retry of a failed local apply, container mode's two phases. envs/local's state
+(an S3 object on the local cloud: test_state_backend.py) is held in memory here."""
 
 from __future__ import annotations
 
@@ -10,30 +12,61 @@ import pytest
 from harness import infra, terraform
 
 
+class StoredState:
+    """envs/local's state object, held in memory instead of in S3 on a local cloud."""
+
+    def __init__(self):
+        self.text: str | None = None
+
+    def put(self, doc: dict) -> None:
+        self.text = json.dumps(doc)
+
+
+@pytest.fixture(autouse=True)
+def _outside_a_build(monkeypatch):
+    """Whatever runs these tests (a CodeBuild build included) decides nothing for them."""
+    for name in ("CODEBUILD_BUILD_ID", "AWS_ENDPOINT_URL", "FARM_BACKEND_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
-def ws(tmp_path, monkeypatch):
+def state(monkeypatch):
+    stored = StoredState()
+    monkeypatch.setattr(terraform.Workspace, "state_text", lambda self: stored.text)
+    stored.put({"resources": [{"type": "aws_s3_bucket"}]})
+    return stored
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch, state):
     monkeypatch.setenv("FARM_STATE_DIR", str(tmp_path / "state"))
-    workspace = terraform.Workspace(env="local", root=tmp_path)
+    workspace = terraform.Workspace(env="local", root=tmp_path, state=terraform.local_cloud_state())
     workspace.dir.mkdir(parents=True)
-    workspace.state_file.write_text('{"resources": [{"type": "aws_s3_bucket"}]}')
     return workspace
 
 
-def test_state_from_another_boot_is_discarded(ws):
-    ws.boot_id_file.write_text("old-boot\n")
-    assert infra.discard_stale_state(ws, "new-boot")
-    assert not ws.state_file.exists() and not ws.boot_id_file.exists()
+def _markers(ws) -> list[str]:
+    return sorted(p.name for p in (ws.boot_id_file, ws.applied_file, ws.worker_image_file) if p.exists())
 
 
-def test_state_without_a_recorded_boot_is_discarded(ws):
-    assert infra.discard_stale_state(ws, "new-boot")
-    assert not ws.state_file.exists()
+def test_markers_of_another_boot_are_forgotten(ws, capsys):
+    for marker in (ws.boot_id_file, ws.applied_file):
+        marker.write_text("old-boot\n")
+    ws.record_image("127.0.0.1:5000/farm/render-worker@sha256:" + "b" * 64)
+    assert infra.forget_earlier_boot(ws, "new-boot")
+    assert _markers(ws) == []
+    assert "local cloud restarted since the last deploy here" in capsys.readouterr().out
 
 
-def test_state_of_the_running_boot_is_kept(ws):
-    ws.boot_id_file.write_text("same\n")
-    assert not infra.discard_stale_state(ws, "same")
-    assert ws.state_file.exists()
+def test_markers_of_the_running_boot_are_kept(ws):
+    for marker in (ws.boot_id_file, ws.applied_file):
+        marker.write_text("same\n")
+    assert not infra.forget_earlier_boot(ws, "same")
+    assert _markers(ws) == ["applied", "boot_id"]
+
+
+def test_no_recorded_boot_nothing_to_forget(ws):
+    assert not infra.forget_earlier_boot(ws, "new-boot")
 
 
 def test_offline_root_gets_a_local_backend_and_sample_vars_without_harness_paths(tmp_path):
@@ -91,7 +124,7 @@ class _Calls:
 
 def _stub_cloud(monkeypatch, downs: list[int]) -> None:
     monkeypatch.setattr(infra, "_localcloud", lambda: SimpleNamespace(down=lambda: downs.append(1)))
-    monkeypatch.setattr(infra, "start_local_cloud", lambda: ("http://127.0.0.1:1", "boot-2"))
+    monkeypatch.setattr(infra, "local_cloud", lambda: ("http://127.0.0.1:1", {"boot_id": "boot-2"}))
     monkeypatch.setattr(terraform.Workspace, "outputs", lambda self: {})
 
 
@@ -141,7 +174,7 @@ def test_only_a_complete_apply_marks_the_boot_as_applied(ws, monkeypatch, succee
         with pytest.raises(terraform.TerraformError):
             infra._apply("local", ws, "boot-1")
         assert not ws.applied_file.exists()
-        assert ws.state_file.exists()  # the half-applied state is kept: it belongs to this boot
+        assert ws.boot_id_file.read_text().strip() == "boot-1"  # a half-applied state belongs to this boot
 
 
 # ---- container mode: two phases, one command; the same image on every later plan -------------------------
@@ -160,14 +193,14 @@ ECR_STATE = {
 IMAGE = "127.0.0.1:5000/farm/render-worker@sha256:" + "a" * 64
 
 
-def test_the_repository_url_is_read_from_the_local_state(ws):
+def test_the_repository_url_is_read_from_the_state(ws, state):
     assert infra.state_repository_url(ws) is None
-    ws.state_file.write_text(json.dumps(ECR_STATE))
+    state.put(ECR_STATE)
     assert infra.state_repository_url(ws) == "127.0.0.1:5000/farm/render-worker"
 
 
 @pytest.fixture
-def applies(ws, monkeypatch):
+def applies(ws, state, monkeypatch):
     """_apply with Terraform and harness.image stubbed: the runs, in order, and the image each saw."""
     ws.boot_id_file.write_text("boot-1\n")
     runs: list[tuple[tuple[str, ...], str | None]] = []
@@ -177,7 +210,7 @@ def applies(ws, monkeypatch):
     def run(self, *args, **kwargs):
         runs.append((args, self.environment().get("TF_VAR_worker_image")))
         if any(a.startswith("-target=") for a in args):
-            self.state_file.write_text(json.dumps(ECR_STATE))
+            state.put(ECR_STATE)
 
     monkeypatch.setattr(terraform.Workspace, "run", run)
     monkeypatch.setattr(terraform, "write_cli_config", lambda environ=None: ws.dir / "terraformrc")
@@ -186,9 +219,11 @@ def applies(ws, monkeypatch):
     return SimpleNamespace(runs=runs, pushed=pushed)
 
 
-def test_container_mode_applies_the_repository_then_pushes_then_applies_all_with_the_digest(ws, applies):
+def test_container_mode_applies_the_repository_then_pushes_then_applies_all_with_the_digest(
+    ws, state, applies
+):
     ws.runtime = "container"
-    ws.state_file.unlink()
+    state.text = None
     infra._apply("local", ws, "boot-1")
     assert [args[:3] for args, _ in applies.runs] == [
         ("apply", "-input=false", "-auto-approve"),
@@ -202,9 +237,9 @@ def test_container_mode_applies_the_repository_then_pushes_then_applies_all_with
     assert again.environment()["TF_VAR_worker_image"] == IMAGE
 
 
-def test_a_deployed_repository_skips_phase_one(ws, applies):
+def test_a_deployed_repository_skips_phase_one(ws, state, applies):
     ws.runtime = "container"
-    ws.state_file.write_text(json.dumps(ECR_STATE))
+    state.put(ECR_STATE)
     infra._apply("local", ws, "boot-1")
     assert [runs[0] for runs, _ in applies.runs] == ["apply"]
     assert applies.runs[0][1] == IMAGE and applies.pushed
@@ -217,8 +252,8 @@ def test_process_mode_builds_no_image_and_says_so(ws, applies, capsys):
     assert infra.PROCESS_MODE_NOTE in capsys.readouterr().out
 
 
-def test_discarding_the_state_forgets_the_image(ws):
+def test_discarding_the_markers_forgets_the_image(ws):
     ws.record_image(IMAGE)
-    ws.discard_local_state()
+    ws.discard_markers()
     assert not ws.worker_image_file.exists()
     assert "TF_VAR_worker_image" not in terraform.Workspace(env="local", root=ws.root).environment()

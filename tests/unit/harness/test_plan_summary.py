@@ -298,3 +298,24 @@ def test_fixed_cost_defaults_to_the_repository_price_table(summary):
     assert "https://aws.amazon.com/kms/pricing/" in text
     assert "| customer-managed KMS keys | 0 -> 1 |" in text  # the fixture creates one key
     assert "| CloudWatch log groups | 1 -> 0 |" in text  # and deletes a log group
+
+
+def test_a_deploy_role_without_a_deployer_policy_is_called_out():
+    role = _rc(
+        'module.stack.module.pipeline[0].aws_iam_role.build["deploy"]',
+        "aws_iam_role",
+        ["create"],
+        after={"name": "farm-build-deploy"},
+    )
+    attached = _rc(
+        'module.stack.module.pipeline[0].aws_iam_role_policy_attachment.deploy["0"]',
+        "aws_iam_role_policy_attachment",
+        ["create"],
+        after={"role": "farm-build-deploy"},
+    )
+    note = plan_summary.deployer_note([role])
+    assert note[0] == "### The pipeline's deploy role has no deployer policy"
+    assert "farm-build-deploy" in note[2] and "pipeline_deploy_policy_arns" in note[2]
+    assert plan_summary.deployer_note([role, attached]) == []  # envs/local attaches its own
+    assert plan_summary.deployer_note([attached]) == []  # no pipeline role, nothing to say
+    assert note[0] in plan_summary.summarize(_cost_plan(role, region="us-east-1"), "aws")

@@ -10,6 +10,13 @@ from harness import terraform
 from localcloud import credentials
 
 
+@pytest.fixture(autouse=True)
+def _outside_a_build(monkeypatch):
+    """Whatever runs these tests (a CodeBuild build included) decides nothing for them."""
+    for name in ("CODEBUILD_BUILD_ID", "AWS_ENDPOINT_URL", "FARM_BACKEND_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def mirror(tmp_path):
     path = tmp_path / "plugins"
@@ -118,21 +125,60 @@ def test_init_uses_readonly_lockfile_only_when_committed(tmp_path, monkeypatch):
     assert ws.init_args()[-2:] == ["-lockfile=readonly", "-backend-config=path=/s"]
 
 
-def test_local_state_lives_under_the_state_dir(tmp_path, monkeypatch):
+def test_local_state_lives_in_s3_on_the_local_cloud_of_the_port(tmp_path, monkeypatch):
+    monkeypatch.setenv("FARM_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("LOCALCLOUD_PORT", "4711")
+    ws = terraform.workspace("local")
+    assert ws.endpoint_url == "http://127.0.0.1:4711"
+    assert ws.state == terraform.local_cloud_state() and not ws.ambient_credentials
+    assert ws.backend_config == []  # the backend files are written at init (backend_args)
+    account = terraform.workspace("aws")
+    assert (account.state, account.endpoint_url) == (None, None)
+
+
+def test_discarding_the_markers_leaves_the_rest(tmp_path, monkeypatch):
     monkeypatch.setenv("FARM_STATE_DIR", str(tmp_path))
     ws = terraform.workspace("local")
-    assert ws.backend_config == [f"-backend-config=path={tmp_path / 'tf' / 'local' / 'terraform.tfstate'}"]
+    ws.dir.mkdir(parents=True)
+    for marker in (ws.boot_id_file, ws.applied_file, ws.worker_image_file, ws.dir / "init.sha256"):
+        marker.write_text("abc\n")
+    ws.discard_markers()
+    assert [p.name for p in ws.dir.iterdir()] == ["init.sha256"]
+
+
+def test_the_local_backend_of_copies_reads_its_file(tmp_path):
+    ws = terraform.Workspace(env="local", root=tmp_path, work_dir=tmp_path / "work")
     assert not ws.has_state()
     ws.dir.mkdir(parents=True)
     ws.state_file.write_text('{"resources": []}')
     assert not ws.has_state()
     ws.state_file.write_text('{"resources": [{"type": "aws_kms_key"}]}')
     assert ws.has_state()
-    ws.boot_id_file.write_text("abc\n")
-    ws.discard_local_state()
-    assert not ws.state_file.exists() and not ws.boot_id_file.exists()
 
 
-def test_output_json_is_empty_when_nothing_is_deployed(tmp_path, monkeypatch):
+def test_output_json_is_empty_when_the_local_cloud_is_not_running(tmp_path, monkeypatch):
     monkeypatch.setenv("FARM_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("LOCALCLOUD_PORT", _unused_endpoint().rsplit(":", 1)[1])
     assert terraform.output_json("local") == {}
+
+
+def test_in_a_build_the_environment_keeps_the_builds_session(tmp_path, monkeypatch):
+    monkeypatch.setenv("FARM_STATE_DIR", str(tmp_path))
+
+    def refuse(state_dir=None):
+        raise AssertionError("a build never reads the admin keys file")
+
+    monkeypatch.setattr(credentials, "read", refuse)
+    endpoint = _unused_endpoint()
+    session = {"AWS_ACCESS_KEY_ID": "ASIABUILD", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "t"}
+    base = {**session, "AWS_PROFILE": "prod", "CODEBUILD_BUILD_ID": "p:1", "AWS_ENDPOINT_URL": endpoint}
+    for name, value in base.items():
+        monkeypatch.setenv(name, value)
+    ws = terraform.Workspace(env="local", root=tmp_path, endpoint_url=endpoint, ambient_credentials=True)
+    env = ws.environment()
+    assert {k: env[k] for k in session} == session
+    assert (env["AWS_ENDPOINT_URL"], env["AWS_REGION"]) == (endpoint, "us-east-1")
+    assert "AWS_PROFILE" not in env
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    with pytest.raises(credentials.NoCredentials, match="without its session"):
+        ws.environment()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import zipfile
@@ -46,12 +45,9 @@ Resources:
 
 
 def _load_shift_aliases():
-    spec = importlib.util.spec_from_file_location(
-        "shift_aliases", config.REPO_ROOT / "deploy/shift_aliases.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from harness import aliases
+
+    return aliases
 
 
 @pytest.fixture(scope="module")

@@ -437,3 +437,20 @@ def test_boto3_without_credentials_finds_none_in_a_job_environment(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(NoCredentialsError):
         boto3.Session().client("sts").get_caller_identity()
+
+
+def test_an_unmodelled_operation_is_allowed_only_under_a_whole_service_grant(cloud):
+    # EC2 has no table in iam/requests.py: only a grant of every EC2 action on every resource decides it.
+    narrow = session_client(cloud, make_role(cloud, "ec2.amazonaws.com", allow("ec2:Describe*", "*")), "ec2")
+    with pytest.raises(ClientError) as caught:
+        narrow.describe_availability_zones()
+    assert "ec2:DescribeAvailabilityZones is not modelled" in denied(caught)[1]
+
+    deployer = make_role(cloud, "ec2.amazonaws.com", allow("ec2:*", "*"))
+    assert session_client(cloud, deployer, "ec2").describe_availability_zones()["AvailabilityZones"]
+    decision = next(
+        c
+        for c in recorded(cloud)
+        if c["principal"] == deployer and c["action"] == "ec2:DescribeAvailabilityZones"
+    )
+    assert decision["decision"] == "allow" and "ec2:* on *" in decision["reason"], decision
