@@ -230,17 +230,27 @@ def _build_lambda(ref: str, containerfile: str, requirements: str) -> None:
     ensure_base()
     _, source = lambda_pins()
     _progress(f"building {ref}: {LAMBDA_VENV} venv with {', '.join(LAMBDA_PACKAGES)} from {source} ...")
+    _build_from(ref, "lambda-runtime", containerfile, {"requirements.txt": requirements})
+
+
+def _build_from(ref: str, label: str, containerfile: str, files: dict[str, str | Path]) -> None:
+    """`podman build` of `containerfile` in a scratch context holding `files` (name -> text, or a host file
+    to copy), with the host network and CA bundle (apt and pip reach their indexes), tagged `ref`."""
     scratch = containers.store_dir() / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="lambda-build-", dir=scratch) as context:
+    with tempfile.TemporaryDirectory(prefix=f"{label}-", dir=scratch) as context:
         Path(context, "Containerfile").write_text(containerfile)
-        Path(context, "requirements.txt").write_text(requirements)
+        for name, content in files.items():
+            if isinstance(content, Path):
+                shutil.copy2(content, Path(context, name))
+            else:
+                Path(context, name).write_text(content)
         argv = containers.podman(
             "build",
             "--network=host",
             "--pull=never",
             f"--volume={HOST_CA_BUNDLE}:{HOST_CA_BUNDLE}:ro",
-            "--label=localcloud.image=lambda-runtime",
+            f"--label=localcloud.image={label}",
             "--file",
             str(Path(context, "Containerfile")),
             "--tag",
@@ -318,24 +328,7 @@ def _build_codebuild(ref: str, containerfile: str) -> None:
     if terraform is None:
         raise ImageBuildError("`terraform` is not on PATH: the CodeBuild image carries the host's binary")
     _progress(f"building {ref}: {', '.join(BUILD_PACKAGES)} and {terraform} ...")
-    scratch = containers.store_dir() / "tmp"
-    scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="codebuild-image-", dir=scratch) as context:
-        Path(context, "Containerfile").write_text(containerfile)
-        shutil.copy2(terraform, Path(context, "terraform"))
-        argv = containers.podman(
-            "build",
-            "--network=host",
-            "--pull=never",
-            f"--volume={HOST_CA_BUNDLE}:{HOST_CA_BUNDLE}:ro",
-            "--label=localcloud.image=codebuild",
-            "--file",
-            str(Path(context, "Containerfile")),
-            "--tag",
-            ref,
-            context,
-        )
-        _run(argv, env=containers.podman_env())
+    _build_from(ref, "codebuild", containerfile, {"terraform": Path(terraform)})
 
 
 def build_image_mounts() -> list[tuple[str, str]]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore import xform_name
 from botocore.config import Config
 
 from localcloud import config, credentials, lifecycle
@@ -249,3 +250,20 @@ def batch_events_queue(cloud, job_queue: str) -> str:
     }
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
     return url
+
+
+def raw_body(client, operation: str, **kwargs) -> dict:
+    """An answer's JSON as the wire carried it (botocore turns epoch numbers and ISO strings alike into
+    datetimes): what the Terraform provider parses."""
+    captured = {}
+
+    def keep(http_response, **_):
+        captured["body"] = json.loads(http_response.content)
+
+    event = f"after-call.{client.meta.service_model.service_id.hyphenize()}.{operation}"
+    client.meta.events.register(event, keep)
+    try:
+        getattr(client, xform_name(operation))(**kwargs)
+    finally:
+        client.meta.events.unregister(event, keep)
+    return captured["body"]

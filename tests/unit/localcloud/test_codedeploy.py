@@ -8,12 +8,19 @@ import zipfile
 from datetime import datetime
 
 import pytest
-from botocore import xform_name
 from botocore.exceptions import ClientError
 
 from localcloud import config, lifecycle
 from localcloud.pipeline import codedeploy as engine
-from tests.unit.localcloud.conftest import LAMBDA_LOGS, allow, start_cloud, unique, wait_for, workload_role
+from tests.unit.localcloud.conftest import (
+    LAMBDA_LOGS,
+    allow,
+    raw_body,
+    start_cloud,
+    unique,
+    wait_for,
+    workload_role,
+)
 
 HOOK_TIMEOUT_S = 3
 APP_SOURCE = "def handler(event, context):\n    return 'ok'\n"
@@ -66,23 +73,6 @@ def cloud(tmp_path_factory):
         assert errors["count"] == 0, errors["recent"]
     finally:
         next(clouds, None)
-
-
-def _raw_body(client, operation: str, **kwargs) -> dict:
-    """An answer's JSON as the wire carried it (botocore turns epoch numbers and ISO strings alike into
-    datetimes)."""
-    captured = {}
-
-    def keep(http_response, **_):
-        captured["body"] = json.loads(http_response.content)
-
-    event = f"after-call.codedeploy.{operation}"
-    client.meta.events.register(event, keep)
-    try:
-        getattr(client, xform_name(operation))(**kwargs)
-    finally:
-        client.meta.events.unregister(event, keep)
-    return captured["body"]
 
 
 def _zip(source: str) -> bytes:
@@ -236,7 +226,7 @@ def test_shift_aliases_moves_the_alias_and_get_deployment_answers_aws_shapes(clo
         "Ready": 0,
     }
     assert all(isinstance(info[k], datetime) for k in ("createTime", "startTime", "completeTime"))
-    raw = _raw_body(cd, "GetDeployment", deploymentId=deployment_id)["deploymentInfo"]
+    raw = raw_body(cd, "GetDeployment", deploymentId=deployment_id)["deploymentInfo"]
     assert all(
         isinstance(raw[k], float) for k in ("createTime", "startTime", "completeTime")
     )  # epoch seconds

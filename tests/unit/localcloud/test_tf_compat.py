@@ -4,24 +4,7 @@ from __future__ import annotations
 
 import json
 
-from botocore import xform_name
-
-from tests.unit.localcloud.conftest import unique
-
-
-def _raw_body(client, operation: str, **kwargs) -> dict:
-    captured = {}
-
-    def keep(http_response, **_):
-        captured["body"] = json.loads(http_response.content)
-
-    event = f"after-call.{client.meta.service_model.service_id.hyphenize()}.{operation}"
-    client.meta.events.register(event, keep)
-    try:
-        getattr(client, xform_name(operation))(**kwargs)
-    finally:
-        client.meta.events.unregister(event, keep)
-    return captured["body"]
+from tests.unit.localcloud.conftest import raw_body, unique
 
 
 def test_state_machine_validation_and_versions(cloud):
@@ -44,7 +27,7 @@ def test_code_services_send_epoch_timestamps(cloud):
     codecommit = cloud.client("codecommit")
     name = unique("repo")
     codecommit.create_repository(repositoryName=name, tags={"team": "render"})
-    body = _raw_body(codecommit, "GetRepository", repositoryName=name)
+    body = raw_body(codecommit, "GetRepository", repositoryName=name)
     assert isinstance(body["repositoryMetadata"]["creationDate"], float)
     arn = body["repositoryMetadata"]["Arn"]
     assert codecommit.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "render"}
@@ -53,7 +36,7 @@ def test_code_services_send_epoch_timestamps(cloud):
     app = unique("app")
     codedeploy.create_application(applicationName=app, computePlatform="Lambda")
     assert isinstance(
-        _raw_body(codedeploy, "GetApplication", applicationName=app)["application"]["createTime"], float
+        raw_body(codedeploy, "GetApplication", applicationName=app)["application"]["createTime"], float
     )
     codedeploy.delete_application(applicationName=app)
     assert app not in codedeploy.list_applications()["applications"]
