@@ -35,8 +35,6 @@ import re
 import shutil
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,14 +197,9 @@ def config_fingerprint(root: Path, extra: Sequence[str]) -> str:
 
 def cloud_health(endpoint_url: str, timeout: float = 5.0) -> dict | None:
     """The health document of the local cloud at an endpoint (no credentials needed); None: none answers."""
-    from localcloud import config as localcloud  # late: the aws path never needs it
+    from localcloud import lifecycle  # late: the aws path never needs it
 
-    try:
-        with urllib.request.urlopen(endpoint_url + localcloud.HEALTH_PATH, timeout=timeout) as response:  # noqa: S310
-            doc = json.loads(response.read())
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) and doc.get("status") == "ok" and doc.get("boot_id") else None
+    return lifecycle.health_at(endpoint_url, timeout)
 
 
 def bucket_exists(s3, bucket: str) -> bool:
@@ -332,14 +325,11 @@ class Workspace:
         import boto3
         from botocore.config import Config
 
-        aws = self.local_cloud_env()
+        from localcloud import credentials  # late: the aws path never needs it
+
         return boto3.client(
             service,
-            endpoint_url=aws["AWS_ENDPOINT_URL"],
-            region_name=aws["AWS_REGION"],
-            aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=aws.get("AWS_SESSION_TOKEN"),
+            **credentials.for_endpoint(self.endpoint_url).client_kwargs(),
             # path style: an endpoint such as host.containers.internal has no bucket subdomains
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
         )

@@ -1104,12 +1104,7 @@ def podman_run_argv(
         args += ["--shm-size", f"{spec.shm_mib}m"]
     client_env = containers.podman_env()
     client_env.update({config.BOOT_ID_ENV: boot} if boot else {})  # `down` finds the client by it
-    for variable, value in spec.env.items():
-        if containers.podman_reads(variable) and client_env.get(variable) != value:
-            args += ["-e", f"{variable}={value}"]  # podman itself reads it: literal (never a secret's name)
-        else:
-            client_env[variable] = value
-            args += ["-e", variable]
+    args += containers.environment_args(spec.env, client_env)
     for host, container_path, read_only in spec.mounts:
         args += ["-v", f"{host}:{container_path}" + (":ro" if read_only else "")]
     args.append(image)

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 MODE_ENV = "LOCALCLOUD_RUNTIME"  # what the user asks for: auto | container | process
@@ -106,6 +107,20 @@ def podman_reads(name: str) -> bool:
     """Whether the podman client reads `name` from its own environment: a container's value for it must go
     on the command line (`-e NAME=value`) rather than through the client's environment (`-e NAME`)."""
     return name in _PODMAN_NAMES or name.startswith(_PODMAN_PREFIXES)
+
+
+def environment_args(env: Mapping[str, str], client_env: dict[str, str]) -> list[str]:
+    """The `-e` arguments giving a container `env`: each value travels in the podman client's environment
+    (`-e NAME` reads it there; added to `client_env`), never on a command line `ps` shows, except names podman
+    itself reads (podman_reads), which go as NAME=VALUE when the client's own value differs."""
+    args: list[str] = []
+    for variable, value in env.items():
+        if podman_reads(variable) and client_env.get(variable) != value:
+            args += ["-e", f"{variable}={value}"]  # podman itself reads it: literal (never a secret's name)
+        else:
+            client_env[variable] = value
+            args += ["-e", variable]
+    return args
 
 
 def run_podman(

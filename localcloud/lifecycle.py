@@ -56,8 +56,13 @@ def endpoint(port: int | None = None) -> str:
 
 def health(port: int | None = None, timeout: float = 2.0) -> dict | None:
     """The health document when our local cloud answers on the port, else None."""
+    return health_at(endpoint(port), timeout)
+
+
+def health_at(endpoint_url: str, timeout: float = 2.0) -> dict | None:
+    """The health document of the local cloud answering at an endpoint (no credentials needed), else None."""
     try:
-        with urllib.request.urlopen(endpoint(port) + config.HEALTH_PATH, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(endpoint_url + config.HEALTH_PATH, timeout=timeout) as response:  # noqa: S310
             doc = json.loads(response.read())
     except (urllib.error.URLError, OSError, ValueError):
         return None

@@ -893,12 +893,7 @@ def _podman_run(
     client_env = containers.podman_env()
     if boot:
         client_env[config.BOOT_ID_ENV] = boot
-    for variable, value in env.items():
-        if containers.podman_reads(variable) and client_env.get(variable) != value:
-            args += ["-e", f"{variable}={value}"]
-        else:
-            client_env[variable] = value
-            args += ["-e", variable]
+    args += containers.environment_args(env, client_env)
     args.append(image)
     args += shell_argv
     return containers.podman(*args), client_env
